@@ -1,0 +1,75 @@
+/**
+ * Sending to actors from one thread: one-way posts and synchronous requests.
+ * A worker blocks on its own reply slot (slot = tid); the main thread awaits a
+ * slot drawn from the pool above the thread range. Fill `msg` from M_ARGS,
+ * then call post/request with the op.
+ */
+import type { LockArena } from '../sync/arena.js';
+import { ACTOR_DEAD, type ActorDirectory } from './directory.js';
+import { M_FROM, M_OP, M_REPLY, NO_REPLY, REPLY_NO_ACTOR } from './protocol.js';
+import { PAYLOAD_WORDS } from './mailbox.js';
+
+export class ActorClient {
+  /** Scratch message: fill arguments at M_ARGS.. before post()/request(). */
+  readonly msg = new Int32Array(PAYLOAD_WORDS);
+  private readonly poolFree: number[] = [];
+
+  constructor(readonly dir: ActorDirectory, readonly arena: LockArena, readonly tid: number) {
+    // The main thread's pool: every slot above the thread range.
+    for (let s = dir.replies.slots - 1; s > arena.maxThreads; s--) this.poolFree.push(s);
+  }
+
+  /** One-way message; blocks while the mailbox is full. */
+  post(actor: number, op: number, len = PAYLOAD_WORDS): void {
+    const { msg } = this;
+    msg[M_OP] = op;
+    msg[M_REPLY] = NO_REPLY;
+    msg[M_FROM] = this.tid;
+    this.dir.mailbox(actor).send(msg, len);
+  }
+
+  /** Synchronous request from a worker; returns the actor's result (values via value()). */
+  request(actor: number, op: number, len = PAYLOAD_WORDS, timeoutMs = Infinity): number {
+    const { msg, tid } = this;
+    const slot = tid;
+    msg[M_OP] = op;
+    msg[M_REPLY] = slot;
+    msg[M_FROM] = tid;
+    this.dir.replies.begin(slot);
+    this.dir.mailbox(actor).send(msg, len);
+    const dir = this.dir;
+    return dir.replies.wait(slot, this.arena, tid, actor, timeoutMs, () => dir.state(actor) === ACTOR_DEAD) ?? REPLY_NO_ACTOR;
+  }
+
+  /** Value i of the last reply received by request(). */
+  value(i: number): number {
+    return this.dir.replies.value(this.tid, i);
+  }
+
+  /**
+   * Main thread: send `msg` (a private copy) and await the reply. Returns the
+   * result and the reply values.
+   */
+  async requestAsync(actor: number, op: number, args: ArrayLike<number>, timeoutMs = Infinity): Promise<{ result: number; values: Int32Array }> {
+    const slot = this.poolFree.pop();
+    if (slot === undefined) throw new RangeError('too many concurrent requests from the main thread');
+    const m = new Int32Array(PAYLOAD_WORDS);
+    m[M_OP] = op;
+    m[M_REPLY] = slot;
+    m[M_FROM] = this.tid;
+    for (let i = 0; i < args.length; i++) m[3 + i] = args[i]!;
+    const board = this.dir.replies;
+    board.begin(slot);
+    try {
+      await this.dir.mailbox(actor).sendAsync(m);
+      const dir = this.dir;
+      const result = (await board.waitAsync(slot, timeoutMs, () => dir.state(actor) === ACTOR_DEAD)) ?? REPLY_NO_ACTOR;
+      const values = new Int32Array(14);
+      for (let i = 0; i < values.length; i++) values[i] = board.value(slot, i);
+      return { result, values };
+    } finally {
+      // A request that timed out may still be answered later: never reuse its slot.
+      if (!board.pending(slot)) this.poolFree.push(slot);
+    }
+  }
+}

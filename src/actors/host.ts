@@ -1,0 +1,155 @@
+/**
+ * An actor host: the loop of a worker thread that runs one or more actors.
+ * It drains every mailbox it serves in batches, parks on its doorbell when all
+ * are empty, and takes control requests (spawn an actor, stop) from a
+ * MessagePort between batches. A handler that throws is a fault reported to
+ * the VMM, never a dead worker: the requester gets -EFAULT.
+ *
+ * While serving a synchronous request the host records whose request it is
+ * (T_PROXY_FOR): locks it takes then belong, for ordering, to the requester.
+ */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { T_PROXY_FOR, type LockArena } from '../sync/arena.js';
+import { EFAULT } from '../uapi/errno.js';
+import { ACTOR_DEAD, ACTOR_LIVE, type ActorDirectory } from './directory.js';
+import type { Mailbox } from './mailbox.js';
+import { M_FROM, M_REPLY, NO_REPLY } from './protocol.js';
+
+/** What an actor implements: a synchronous handler per message. */
+export interface Actor {
+  /** Handle the message at i32[base..]; reply with ctx.reply() if it is a request. */
+  handle(i32: Int32Array, base: number): void;
+  /** Called when the host stops (VM destroy). */
+  destroy?(): void;
+}
+
+/** What every actor gets, whatever the host's embedding adds. */
+export interface ActorBase {
+  readonly id: number;
+  /** Answer the request at i32[base..] with `result` and up to 14 values. */
+  reply(i32: Int32Array, base: number, result: number, ...values: number[]): void;
+}
+
+/** What an actor is given: its id, reply(), and the host's environment (e.g. the VM runtime). */
+export interface ActorContext<E> extends ActorBase {
+  readonly env: E;
+}
+
+/** An actor module's default export. */
+export type ActorFactory<E> = (ctx: ActorContext<E>, init: any) => Actor | Promise<Actor>;
+
+export type HostControl =
+  | { type: 'spawn'; id: number; module: string; init: unknown }
+  | { type: 'stop' };
+
+export type HostEvent =
+  | { type: 'spawned'; id: number; error?: string }
+  | { type: 'fault'; actor: number; message: string; stack?: string }
+  | { type: 'stopped' };
+
+interface Hosted {
+  id: number;
+  actor: Actor;
+  mailbox: Mailbox;
+  dispatch: (i32: Int32Array, base: number) => void;
+}
+
+const BATCH = 64;
+const SPINS = 200;
+
+export class ActorHost<C> {
+  private readonly hosted: Hosted[] = [];
+  private replied = false;
+  private readonly proxyWord: number;
+
+  constructor(
+    private readonly dir: ActorDirectory,
+    private readonly arena: LockArena,
+    private readonly tid: number,
+    private readonly host: number,
+    private readonly ctl: MessagePort,
+    private readonly context: C,
+  ) {
+    this.proxyWord = arena.threadRecord(tid) + T_PROXY_FOR;
+  }
+
+  /** Run until a stop request. */
+  async run(): Promise<void> {
+    const doorbell = this.dir.doorbell(this.host);
+    const anyPending = (): boolean => {
+      for (const h of this.hosted) if (h.mailbox.pending()) return true;
+      return false;
+    };
+    for (;;) {
+      if (doorbell.takeControl() && (await this.control())) return;
+      let n = 0;
+      for (const h of this.hosted) n += h.mailbox.drain(h.dispatch, BATCH);
+      if (n > 0) continue;
+      let spins = 0;
+      while (spins < SPINS && !anyPending()) spins++;
+      if (spins === SPINS) doorbell.park(anyPending);
+    }
+  }
+
+  /** Drain the control port; true when asked to stop. */
+  private async control(): Promise<boolean> {
+    for (let m = receiveMessageOnPort(this.ctl); m !== undefined; m = receiveMessageOnPort(this.ctl)) {
+      const req = m.message as HostControl;
+      if (req.type === 'stop') {
+        for (const h of this.hosted) {
+          try { h.actor.destroy?.(); } catch { /* destroying anyway */ }
+          this.dir.setState(h.id, ACTOR_DEAD);
+        }
+        this.ctl.postMessage({ type: 'stopped' } satisfies HostEvent);
+        return true;
+      }
+      try {
+        await this.spawn(req.id, req.module, req.init);
+        this.ctl.postMessage({ type: 'spawned', id: req.id } satisfies HostEvent);
+      } catch (e) {
+        this.ctl.postMessage({ type: 'spawned', id: req.id, error: String((e as Error)?.stack ?? e) } satisfies HostEvent);
+      }
+    }
+    return false;
+  }
+
+  private async spawn(id: number, module: string, init: unknown): Promise<void> {
+    const mod = (await import(module)) as { default: ActorFactory<C> };
+    const dir = this.dir;
+    const self = this;
+    const ctx: ActorContext<C> = {
+      id,
+      env: this.context,
+      reply(i32, b, result, ...values) {
+        const slot = i32[b + M_REPLY]!;
+        if (slot === NO_REPLY) return;
+        for (let i = 0; i < values.length; i++) dir.replies.setValue(slot, i, values[i]!);
+        self.replied = true;
+        dir.replies.complete(slot, result);
+      },
+    };
+    const actor = await mod.default(ctx, init);
+    const mailbox = dir.mailbox(id);
+    const hosted: Hosted = {
+      id, actor, mailbox,
+      dispatch: (i32, b) => this.dispatch(hosted, i32, b),
+    };
+    this.hosted.push(hosted);
+    dir.setState(id, ACTOR_LIVE);
+  }
+
+  private dispatch(h: Hosted, i32: Int32Array, b: number): void {
+    const slot = i32[b + M_REPLY]!;
+    this.replied = false;
+    if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, i32[b + M_FROM]!);
+    try {
+      h.actor.handle(i32, b);
+    } catch (e) {
+      const err = e as Error;
+      this.ctl.postMessage({ type: 'fault', actor: h.id, message: String(err?.message ?? e), stack: err?.stack } satisfies HostEvent);
+      if (slot !== NO_REPLY && !this.replied) this.dir.replies.complete(slot, -EFAULT);
+    } finally {
+      if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, 0);
+    }
+  }
+}

@@ -1,0 +1,13 @@
+/**
+ * vgic-lab public API. Everything exported here is supported; deeper imports
+ * are internal and may change.
+ */
+export { Vm, createVm, type VmState, type VmFault, type VcpuCounters } from './kvm/vm.js';
+export type { VmOptions, GuestSpec } from './kvm/options.js';
+export type { Guest, GuestMain } from './kvm/guest-api.js';
+export type { VcpuExit } from './kvm/vcpu-run.js';
+export type { VcpuStateName } from './kvm/vcpu-block.js';
+export type { LockClassStats, LockStatLevel } from './sync/index.js';
+export type { MemslotSpec } from './mem/index.js';
+export * as errno from './uapi/errno.js';
+export { errnoName } from './uapi/errno.js';

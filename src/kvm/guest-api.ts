@@ -1,0 +1,51 @@
+/**
+ * The API a guest program sees on its vCPU thread: guest RAM, trapped MMIO,
+ * WFI, its vcpu_id, a results area, and the device extensions (e.g. `gic`).
+ * Every call is a point where the vCPU may leave KVM_RUN (pause) and come
+ * back with the guest's JS stack intact, like a guest preempted by a host
+ * exit. A guest program is a module whose default export is a GuestMain.
+ */
+
+/** The guest's view of its vCPU. `E` types the device extensions. */
+export interface Guest<E = Record<string, any>> {
+  /** This vCPU's vcpu_id (also its GICR_TYPER.Processor_Number). */
+  readonly vcpuId: number;
+  readonly nrVcpus: number;
+  /** Shared Int32 words this vCPU reports through; the VMM reads them with vm.results(). */
+  readonly results: Int32Array;
+  /** Per-vCPU device code loaded by device types (e.g. the GIC CPU interface as `ext.gic`). */
+  readonly ext: E;
+
+  /** Guest RAM loads: the value, or -EFAULT (-14) outside memory. */
+  read8(gpa: number): number;
+  read16(gpa: number): number;
+  read32(gpa: number): number;
+  read64(gpa: number): bigint;
+  /** Guest RAM stores: 0, or -EFAULT outside memory. */
+  write8(gpa: number, value: number): number;
+  write16(gpa: number, value: number): number;
+  write32(gpa: number, value: number): number;
+  write64(gpa: number, value: bigint): number;
+  readBytes(gpa: number, dst: Uint8Array): number;
+  writeBytes(gpa: number, src: Uint8Array): number;
+  /** Int32 view of guest RAM for atomics shared between vCPUs (undefined if not RAM or misaligned). */
+  atomics32(gpa: number, count: number): Int32Array | undefined;
+
+  /** A trapped load of `size` bytes (1, 2, 4 or 8): served by the device owning `gpa`; RAZ if none. */
+  mmioRead(gpa: number, size: 1 | 2 | 4 | 8): bigint;
+  mmioWrite(gpa: number, size: 1 | 2 | 4 | 8, value: bigint | number): void;
+  mmioRead32(gpa: number): number;
+  mmioWrite32(gpa: number, value: number): void;
+  mmioRead64(gpa: number): bigint;
+  mmioWrite64(gpa: number, value: bigint): void;
+
+  /** Wait for interrupt: returns when an interrupt is pending for this vCPU (or spuriously). */
+  wfi(): void;
+  /** A point where the vCPU honours pause/exit requests (cpu_relax in a polling loop). */
+  relax(): void;
+  /** True once the VMM asked this vCPU to exit for good; the next call unwinds the guest. */
+  readonly exiting: boolean;
+}
+
+/** A guest program: the default export of a guest module. Runs on the vCPU thread. */
+export type GuestMain<A = any, R = unknown, E = Record<string, any>> = (guest: Guest<E>, args: A) => R;

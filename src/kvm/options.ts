@@ -1,0 +1,118 @@
+/**
+ * createVm() options in three layers (piscina's pattern): what the user
+ * passes (VmOptions, every field documented with its default), the defaults,
+ * and the resolved, validated form. Validation errors name the option.
+ */
+import type { MemslotSpec } from '../mem/guest-memory.js';
+import type { LockStatLevel } from '../sync/arena.js';
+
+/** Which guest program every vCPU runs. */
+export interface GuestSpec {
+  /** A built-in program name (e.g. 'idle', 'spin') or the URL/path of a module whose default export is a GuestMain. */
+  module: string | URL;
+  /** Passed to the guest program as its second argument (structured-cloned to each vCPU). */
+  args?: unknown;
+}
+
+export interface VmOptions {
+  /** Number of vCPUs, 1..256. Default 1. */
+  vcpus?: number;
+  /**
+   * Guest RAM: a size in bytes (one memslot at 0x4000_0000), or explicit memslots.
+   * Default 64 MiB.
+   */
+  memory?: number | MemslotSpec[];
+  /** Guest program run by every vCPU. Default: the built-in 'idle' (WFI forever). */
+  guest?: GuestSpec | string;
+  /** What lock_stat records: 'off', 'counts' or 'full' (wait and hold times). Default 'full'. */
+  lockStat?: LockStatLevel;
+  /** 'worker-per-actor' gives each actor its own thread; 'shared' runs all actors on one. Default 'worker-per-actor'. */
+  actorPlacement?: 'worker-per-actor' | 'shared';
+  /** Slots per actor mailbox, a power of two. Default 1024. */
+  mailboxCapacity?: number;
+  /** Int32 result words per vCPU (Guest.results). Default 256. */
+  resultWords?: number;
+  /** How long pause() waits for every vCPU to leave KVM_RUN before failing with -ETIMEDOUT. Default 10000 ms. */
+  pauseTimeoutMs?: number;
+  /** Maximum actors (devices) in the VM. Default 32. */
+  maxActors?: number;
+}
+
+export const VM_DEFAULTS = {
+  vcpus: 1,
+  memory: 64 * 1024 * 1024,
+  ramBase: 0x4000_0000,
+  guest: 'idle',
+  lockStat: 'full' as LockStatLevel,
+  actorPlacement: 'worker-per-actor' as const,
+  mailboxCapacity: 1024,
+  resultWords: 256,
+  pauseTimeoutMs: 10_000,
+  maxActors: 32,
+};
+
+export interface ResolvedVmOptions {
+  vcpus: number;
+  memory: MemslotSpec[];
+  guest: { module: string; args: unknown };
+  lockStat: LockStatLevel;
+  actorPlacement: 'worker-per-actor' | 'shared';
+  mailboxCapacity: number;
+  resultWords: number;
+  pauseTimeoutMs: number;
+  maxActors: number;
+}
+
+const BUILTIN_GUESTS = new Set(['idle', 'spin', 'mmio-loop', 'throw']);
+
+/** URL of a built-in guest program, or the module given. */
+export function resolveGuestModule(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  if (BUILTIN_GUESTS.has(module)) return new URL(`../guest/programs/${module}.js`, import.meta.url).href;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(module)) return module;
+  if (module.startsWith('/') || module.startsWith('.')) {
+    return new URL(module, `file://${process.cwd()}/`).href;
+  }
+  throw new TypeError(`options.guest.module: '${module}' is neither a built-in guest (${[...BUILTIN_GUESTS].join(', ')}) nor a path or URL`);
+}
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`options.${name} must be an integer`);
+  if (v < min || v > max) throw new RangeError(`options.${name} must be in ${min}..${max} (got ${v})`);
+  return v;
+}
+
+export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
+  if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
+  const vcpus = int('vcpus', o.vcpus ?? VM_DEFAULTS.vcpus, 1, 256);
+  const memOpt = o.memory ?? VM_DEFAULTS.memory;
+  const memory = typeof memOpt === 'number'
+    ? [{ gpa: VM_DEFAULTS.ramBase, size: int('memory', memOpt, 4096, 2 ** 40) }]
+    : memOpt;
+  const g = o.guest ?? VM_DEFAULTS.guest;
+  const guestSpec: GuestSpec = typeof g === 'string' || g instanceof URL ? { module: g } : g;
+  if (guestSpec === null || typeof guestSpec !== 'object' || guestSpec.module === undefined) {
+    throw new TypeError('options.guest must be a module name/URL or { module, args }');
+  }
+  const lockStat = o.lockStat ?? VM_DEFAULTS.lockStat;
+  if (!['off', 'counts', 'full'].includes(lockStat)) throw new TypeError(`options.lockStat must be 'off', 'counts' or 'full'`);
+  const actorPlacement = o.actorPlacement ?? VM_DEFAULTS.actorPlacement;
+  if (!['worker-per-actor', 'shared'].includes(actorPlacement)) {
+    throw new TypeError(`options.actorPlacement must be 'worker-per-actor' or 'shared'`);
+  }
+  const mailboxCapacity = int('mailboxCapacity', o.mailboxCapacity ?? VM_DEFAULTS.mailboxCapacity, 2, 1 << 20);
+  if ((mailboxCapacity & (mailboxCapacity - 1)) !== 0) throw new RangeError('options.mailboxCapacity must be a power of two');
+  const pauseTimeoutMs = o.pauseTimeoutMs ?? VM_DEFAULTS.pauseTimeoutMs;
+  if (typeof pauseTimeoutMs !== 'number' || !(pauseTimeoutMs > 0)) throw new RangeError('options.pauseTimeoutMs must be a positive number');
+  return {
+    vcpus,
+    memory,
+    guest: { module: resolveGuestModule(guestSpec.module), args: guestSpec.args },
+    lockStat,
+    actorPlacement,
+    mailboxCapacity,
+    resultWords: int('resultWords', o.resultWords ?? VM_DEFAULTS.resultWords, 1, 1 << 20),
+    pauseTimeoutMs,
+    maxActors: int('maxActors', o.maxActors ?? VM_DEFAULTS.maxActors, 1, 1024),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Everything a thread of a VM needs to attach to it: the shared buffers (sent
+ * once, in workerData) and, per thread, the views and handles built on them.
+ * Knows nothing of the GIC: device types put their own shared state under
+ * `devices` and their per-vCPU code under `vcpuExtensions`.
+ */
+import { ActorClient } from '../actors/client.js';
+import { ActorDirectory } from '../actors/directory.js';
+import { GuestMemory, type Memslot } from '../mem/guest-memory.js';
+import { LockArena, type ThreadKind } from '../sync/arena.js';
+import { ThreadContext } from '../sync/thread.js';
+import { IoBus } from './io-bus.js';
+import { VcpuBlock } from './vcpu-block.js';
+
+/** Lock indices of the VM-wide kernel locks. */
+export interface VmLocks {
+  kvm: number;
+  slots: number;
+  config: number;
+  /** vcpu.mutex of each vCPU, by vcpu_id. */
+  vcpu: number[];
+}
+
+/** A module loaded by every vCPU worker: adds per-vCPU device code (e.g. the GIC CPU interface). */
+export interface VcpuExtensionSpec {
+  /** Property name under which the guest API exposes it (e.g. 'gic'). */
+  name: string;
+  /** Module URL; it exports `attachVcpu(rt, vcpuId)`. */
+  module: string;
+}
+
+export interface VmShared {
+  arena: SharedArrayBuffer;
+  directory: SharedArrayBuffer;
+  memslots: Memslot[];
+  vcpus: SharedArrayBuffer;
+  bus: SharedArrayBuffer;
+  nrVcpus: number;
+  locks: VmLocks;
+  /** Device-type state shared by all threads, keyed by device type. */
+  devices: Record<string, unknown>;
+  vcpuExtensions: VcpuExtensionSpec[];
+}
+
+/** One thread's view of a VM. */
+export class VmRuntime {
+  readonly arena: LockArena;
+  readonly dir: ActorDirectory;
+  /** Guest RAM as the guest sees it (no dirty logging). */
+  readonly mem: GuestMemory;
+  /** Guest RAM as device code writes it (dirty-logged, like KVM's table writes). */
+  readonly devMem: GuestMemory;
+  readonly bus: IoBus;
+  readonly vcpus: VcpuBlock;
+  readonly thread: ThreadContext;
+  readonly client: ActorClient;
+
+  constructor(readonly shared: VmShared, tid: number) {
+    this.arena = new LockArena(shared.arena);
+    this.dir = new ActorDirectory(shared.directory);
+    this.mem = new GuestMemory(shared.memslots);
+    this.devMem = this.mem.withDirtyLog();
+    this.bus = new IoBus(shared.bus);
+    this.vcpus = new VcpuBlock(shared.vcpus);
+    this.thread = new ThreadContext(this.arena, tid);
+    this.client = new ActorClient(this.dir, this.arena, tid);
+  }
+
+  /** Register a new thread in the VM's arena and attach to it. */
+  static register(shared: VmShared, kind: ThreadKind, index: number, name: string): VmRuntime {
+    const arena = new LockArena(shared.arena);
+    return new VmRuntime(shared, arena.registerThread(kind, index, name));
+  }
+
+  get tid(): number {
+    return this.thread.tid;
+  }
+}

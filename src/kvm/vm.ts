@@ -1,0 +1,426 @@
+/**
+ * The VMM side of a VM, on the main thread: creates the shared buffers and
+ * the kernel locks, starts one worker per vCPU and the actor hosts, and
+ * drives the vCPU state machine. Never blocks its event loop: it waits with
+ * Atomics.waitAsync, so it can also recover the locks of a worker that died
+ * (the robust-futex owner-death path). VMM operations are serialised with
+ * async-mutex, because two of them interleaving (pause during destroy) would
+ * be a VMM bug, not a model behaviour.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { Mutex as AsyncMutex } from 'async-mutex';
+import { ActorDirectory, ACTOR_DEAD } from '../actors/directory.js';
+import type { HostControl, HostEvent } from '../actors/host.js';
+import { allocateMemslots } from '../mem/guest-memory.js';
+import { LockArena } from '../sync/arena.js';
+import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
+import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
+import { EBUSY, EINVAL, ETIMEDOUT } from '../uapi/errno.js';
+import { IoBus, type IoRegion } from './io-bus.js';
+import { resolveVmOptions, type ResolvedVmOptions, type VmOptions } from './options.js';
+import { VmRuntime, type VcpuExtensionSpec, type VmShared } from './shared.js';
+import {
+  EXIT_DIED, EXIT_REASON_NAMES, REQ_EXIT, REQ_PAUSE, V_ENTRIES, V_EXIT_REASON, V_MMIO_EXITS, V_PAUSE_ACK,
+  V_PAUSE_EPOCH, V_STATE, V_UNHANDLED_MMIO, V_WFI, VCPU_CREATED, VCPU_EXITED, VCPU_PAUSED, VCPU_STATE_NAMES, VcpuBlock, type VcpuStateName,
+} from './vcpu-block.js';
+import type { VcpuExit } from './vcpu-run.js';
+import type { VcpuWorkerData } from './vcpu-worker.js';
+
+const VCPU_WORKER = new URL('../../workers/vcpu.js', import.meta.url);
+const ACTOR_HOST_WORKER = new URL('../../workers/actor-host.js', import.meta.url);
+
+export type VmState = 'created' | 'running' | 'paused' | 'destroyed';
+
+/** Something that went wrong in a worker: reported, never thrown into the VMM's caller. */
+export interface VmFault {
+  source: string;
+  message: string;
+  stack?: string;
+}
+
+export interface VcpuCounters {
+  /** KVM_RUN entries (start and every resume). */
+  entries: number;
+  mmioExits: number;
+  wfi: number;
+  /** Accesses no device decoded (RAZ/WI). */
+  unhandledMmio: number;
+}
+
+interface VcpuSlot {
+  id: number;
+  tid: number;
+  worker: Worker;
+  remote: Comlink.Remote<{ run(): VcpuExit }>;
+  exit?: Promise<VcpuExit>;
+  exited?: VcpuExit;
+}
+
+interface HostSlot {
+  host: number;
+  tid: number;
+  worker: Worker;
+  ctl: MessagePort;
+  actors: number[];
+  waiters: Map<number, (e: HostEvent) => void>;
+  stopped?: () => void;
+}
+
+export class Vm {
+  readonly options: ResolvedVmOptions;
+  readonly shared: VmShared;
+  /** The VMM thread's view (main thread). */
+  readonly rt: VmRuntime;
+  readonly faults: VmFault[] = [];
+  private readonly vcpuSlots: VcpuSlot[] = [];
+  private readonly hosts: HostSlot[] = [];
+  private sharedHost: HostSlot | undefined;
+  private state: VmState = 'created';
+  private readonly ops = new AsyncMutex();
+  private readonly faultListeners = new Set<(f: VmFault) => void>();
+
+  private constructor(options: ResolvedVmOptions, extensions: VcpuExtensionSpec[]) {
+    this.options = options;
+    const arena = LockArena.create({}, options.lockStat);
+    const locks = {
+      kvm: arena.allocLock(KVM_LOCK),
+      slots: arena.allocLock(SLOTS_LOCK),
+      config: arena.allocLock(CONFIG_LOCK),
+      vcpu: Array.from({ length: options.vcpus }, (_, i) => arena.allocLock(VCPU_MUTEX, i)),
+    };
+    this.shared = {
+      arena: arena.buffer,
+      directory: ActorDirectory.create({ maxActors: options.maxActors, mailboxCapacity: options.mailboxCapacity }),
+      memslots: allocateMemslots(options.memory, 'options.memory'),
+      vcpus: VcpuBlock.create(options.vcpus, options.resultWords),
+      bus: IoBus.create(),
+      nrVcpus: options.vcpus,
+      locks,
+      devices: {},
+      vcpuExtensions: extensions,
+    };
+    this.rt = new VmRuntime(this.shared, arena.registerThread('vmm', 0, 'VMM'));
+  }
+
+  /**
+   * Create a VM and its vCPU workers (KVM_CREATE_VM + KVM_CREATE_VCPU). The
+   * vCPUs are Created, not running: call start(). `setup` lets device types
+   * add shared state and vCPU extensions before the workers start.
+   */
+  static async create(options: VmOptions = {}, setup?: { extensions?: VcpuExtensionSpec[]; devices?: Record<string, unknown> }): Promise<Vm> {
+    const vm = new Vm(resolveVmOptions(options), setup?.extensions ?? []);
+    Object.assign(vm.shared.devices, setup?.devices ?? {});
+    try {
+      await Promise.all(Array.from({ length: vm.options.vcpus }, (_, i) => vm.createVcpu(i)));
+    } catch (e) {
+      await vm.destroy();
+      throw e;
+    }
+    return vm;
+  }
+
+  private async createVcpu(id: number): Promise<void> {
+    const tid = this.rt.arena.registerThread('vcpu', id, `vCPU ${id}`);
+    const data: VcpuWorkerData = { shared: this.shared, tid, vcpuId: id, guest: this.options.guest };
+    const worker = new Worker(VCPU_WORKER, { workerData: data });
+    const remote = Comlink.wrap<{ run(): VcpuExit }>(nodeEndpoint(worker as never));
+    const slot: VcpuSlot = { id, tid, worker, remote };
+    this.vcpuSlots[id] = slot;
+    worker.on('error', (e) => this.fault(`vCPU ${id}`, e));
+    worker.on('exit', () => this.workerDied(tid, `vCPU ${id}`, id));
+    await new Promise<void>((resolve, reject) => {
+      worker.once('online', resolve);
+      worker.once('error', reject);
+    });
+  }
+
+  get nrVcpus(): number {
+    return this.options.vcpus;
+  }
+
+  get vmState(): VmState {
+    return this.state;
+  }
+
+  vcpuState(id: number): VcpuStateName {
+    return VCPU_STATE_NAMES[this.rt.vcpus.state(this.checkVcpu(id))]!;
+  }
+
+  /** How vCPU `id` exited, once it has. */
+  vcpuExit(id: number): VcpuExit | undefined {
+    return this.vcpuSlots[this.checkVcpu(id)]?.exited;
+  }
+
+  /** The live results area of vCPU `id` (what its guest reports). */
+  results(id: number): Int32Array {
+    return this.rt.vcpus.results[this.checkVcpu(id)]!;
+  }
+
+  vcpuCounters(id: number): VcpuCounters {
+    const b = this.rt.vcpus, i = this.checkVcpu(id);
+    return {
+      entries: b.counter(i, V_ENTRIES), mmioExits: b.counter(i, V_MMIO_EXITS),
+      wfi: b.counter(i, V_WFI), unhandledMmio: b.counter(i, V_UNHANDLED_MMIO),
+    };
+  }
+
+  private checkVcpu(id: number): number {
+    if (!Number.isInteger(id) || id < 0 || id >= this.options.vcpus) throw new RangeError(`vcpu ${id} does not exist`);
+    return id;
+  }
+
+  /**
+   * Start every vCPU (first KVM_RUN). Resolves once each has entered KVM_RUN
+   * (or already exited). 0, or -EINVAL unless the VM is Created.
+   */
+  start(): Promise<number> {
+    return this.ops.runExclusive(async () => {
+      if (this.state !== 'created') return -EINVAL;
+      this.state = 'running';
+      for (const s of this.vcpuSlots) {
+        s.exit = Promise.resolve(s.remote.run()).then(
+          (x) => (s.exited = x),
+          (e: unknown) => (s.exited = { vcpuId: s.id, reason: 'died', error: { message: String((e as Error)?.message ?? e) } }),
+        );
+        void s.exit.then((x) => {
+          if (x.reason === 'fault') this.fault(`vCPU ${s.id}`, x.error!);
+        });
+      }
+      const b = this.rt.vcpus;
+      // Bounded: a VMM that holds every vcpu.mutex (lockAllVcpus) keeps vCPUs out of KVM_RUN.
+      const late = await this.waitVcpus(V_STATE, (i) => b.state(i) !== VCPU_CREATED, this.options.pauseTimeoutMs);
+      return late.length > 0 ? -ETIMEDOUT : 0;
+    });
+  }
+
+  /**
+   * Pause every vCPU: resolves once each has left KVM_RUN and dropped its
+   * vcpu.mutex. 0; -EINVAL unless running; -ETIMEDOUT if a vCPU did not leave
+   * within pauseTimeoutMs (a guest that never calls back into the runtime).
+   */
+  pause(): Promise<number> {
+    return this.ops.runExclusive(async () => {
+      if (this.state !== 'running') return -EINVAL;
+      const b = this.rt.vcpus;
+      const epochs = Array.from({ length: this.nrVcpus }, (_, i) => {
+        const e = (Atomics.load(b.i32, b.word(i, V_PAUSE_EPOCH)) + 1) | 0;
+        Atomics.store(b.i32, b.word(i, V_PAUSE_EPOCH), e);
+        b.request(i, REQ_PAUSE, b.doorbell(i));
+        return e;
+      });
+      // Done when each vCPU acknowledged *this* pause (a Paused state left over from an earlier one does not count).
+      const late = await this.waitVcpus(V_PAUSE_ACK, (i) => b.state(i) === VCPU_EXITED ||
+        (b.state(i) === VCPU_PAUSED && Atomics.load(b.i32, b.word(i, V_PAUSE_ACK)) === epochs[i]), this.options.pauseTimeoutMs);
+      if (late.length > 0) {
+        this.fault('VMM', { message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (a guest that never calls the guest API?)` });
+        return -ETIMEDOUT;
+      }
+      this.state = 'paused';
+      return 0;
+    });
+  }
+
+  /** Resume every paused vCPU. 0, or -EINVAL unless paused. */
+  resume(): Promise<number> {
+    return this.ops.runExclusive(() => {
+      if (this.state !== 'paused') return -EINVAL;
+      const b = this.rt.vcpus;
+      for (let i = 0; i < this.nrVcpus; i++) b.clearRequest(i, REQ_PAUSE);
+      this.state = 'running';
+      return 0;
+    });
+  }
+
+  /**
+   * Wait until `ok(i)` holds for every vCPU, sleeping on word `w` of each (a
+   * word the vCPU changes and notifies whenever `ok` may have changed).
+   * Returns the ids still not ok after timeoutMs.
+   */
+  private async waitVcpus(w: number, ok: (i: number) => boolean, timeoutMs: number): Promise<number[]> {
+    const b = this.rt.vcpus;
+    const deadline = performance.now() + timeoutMs;
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      for (let i = 0; i < this.nrVcpus; i++) {
+        for (;;) {
+          const seen = Atomics.load(b.i32, b.word(i, w));
+          if (ok(i)) break;
+          const left = deadline - performance.now();
+          if (left <= 0) break;
+          const r = Atomics.waitAsync(b.i32, b.word(i, w), seen, left);
+          if (r.async) await r.value;
+        }
+      }
+    } finally {
+      clearInterval(keepAlive);
+    }
+    return Array.from({ length: this.nrVcpus }, (_, i) => i).filter((i) => !ok(i));
+  }
+
+  /**
+   * lock_all_vcpus() as the kernel's device-attribute paths use it: take
+   * kvm.lock, then tryLock every vcpu.mutex in index order. -EBUSY, with
+   * nothing held, if any vCPU is in KVM_RUN; 0 with all held otherwise.
+   */
+  async lockAllVcpus(): Promise<number> {
+    const t = this.rt.thread;
+    const kvm = t.mutex(this.shared.locks.kvm);
+    await kvm.lockAsync();
+    const taken: number[] = [];
+    for (const idx of this.shared.locks.vcpu) {
+      if (t.mutex(idx).tryLock() !== 0 && !t.mutex(idx).heldByMe()) {
+        for (const j of taken.reverse()) t.mutex(j).unlock();
+        kvm.unlock();
+        return -EBUSY;
+      }
+      taken.push(idx);
+    }
+    return 0;
+  }
+
+  /** Release what lockAllVcpus() took, in reverse order. */
+  unlockAllVcpus(): void {
+    const t = this.rt.thread;
+    for (const idx of [...this.shared.locks.vcpu].reverse()) t.mutex(idx).unlock();
+    t.mutex(this.shared.locks.kvm).unlock();
+  }
+
+  /** lock_stat per lock class. */
+  lockStats(): LockClassStats[] {
+    return lockStats(this.rt.arena);
+  }
+
+  // ---- actors and the MMIO bus (used by device types) ---------------------
+
+  /**
+   * Start an actor from `module` (its default export is an ActorFactory) with
+   * `init` (structured-cloned). Placement follows options.actorPlacement.
+   */
+  async spawnActor(module: string | URL, init: unknown, name: string): Promise<number> {
+    const host = this.options.actorPlacement === 'shared' && this.sharedHost !== undefined
+      ? this.sharedHost
+      : await this.startHost(name);
+    if (this.options.actorPlacement === 'shared') this.sharedHost = host;
+    const id = this.rt.dir.allocActor(host.host);
+    host.actors.push(id);
+    const done = new Promise<HostEvent>((resolve) => host.waiters.set(id, resolve));
+    host.ctl.postMessage({ type: 'spawn', id, module: String(module instanceof URL ? module.href : module), init } satisfies HostControl);
+    this.rt.dir.doorbell(host.host).requestControl();
+    const ev = await done;
+    if (ev.type === 'spawned' && ev.error !== undefined) throw new Error(`actor ${name} failed to start: ${ev.error}`);
+    return id;
+  }
+
+  private async startHost(name: string): Promise<HostSlot> {
+    const host = this.rt.dir.allocHost();
+    const label = this.options.actorPlacement === 'shared' ? 'actor host' : name;
+    const tid = this.rt.arena.registerThread('actor', host, label);
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(ACTOR_HOST_WORKER, { workerData: { shared: this.shared, tid, host, ctl: port2 }, transferList: [port2] });
+    const slot: HostSlot = { host, tid, worker, ctl: port1, actors: [], waiters: new Map() };
+    this.hosts.push(slot);
+    port1.on('message', (ev: HostEvent) => {
+      if (ev.type === 'spawned') {
+        slot.waiters.get(ev.id)?.(ev);
+        slot.waiters.delete(ev.id);
+      } else if (ev.type === 'fault') {
+        this.fault(`actor ${ev.actor}`, ev);
+      } else if (ev.type === 'stopped') {
+        slot.stopped?.();
+      }
+    });
+    port1.unref();
+    worker.on('error', (e) => this.fault(label, e));
+    worker.on('exit', () => {
+      for (const a of slot.actors) this.rt.dir.setState(a, ACTOR_DEAD);
+      for (const [id, w] of slot.waiters) w({ type: 'spawned', id, error: 'actor host exited' });
+      this.workerDied(tid, label);
+    });
+    return slot;
+  }
+
+  /** Register an MMIO region under kvm.slots_lock (kvm_io_bus_register_dev). 0 or -errno. */
+  async registerMmio(region: Omit<IoRegion, 'state'>, deferred = false): Promise<number> {
+    const slots = this.rt.thread.mutex(this.shared.locks.slots);
+    await slots.lockAsync();
+    try {
+      return this.rt.bus.register(region, deferred);
+    } finally {
+      slots.unlock();
+    }
+  }
+
+  // ---- faults, worker death, destroy -------------------------------------
+
+  /** Be told about faults (guest exceptions, actor handler errors, dead workers). Returns an unsubscribe. */
+  onFault(listener: (f: VmFault) => void): () => void {
+    this.faultListeners.add(listener);
+    return () => this.faultListeners.delete(listener);
+  }
+
+  private fault(source: string, e: { message: string; stack?: string }): void {
+    const f: VmFault = { source, message: e.message, ...(e.stack !== undefined ? { stack: e.stack } : {}) };
+    this.faults.push(f);
+    for (const l of this.faultListeners) l(f);
+  }
+
+  /** A worker exited: recover its locks (EOWNERDEAD for the next owner) and mark its vCPU exited. */
+  private workerDied(tid: number, label: string, vcpuId?: number): void {
+    const recovered = this.rt.arena.recoverThread(tid);
+    if (vcpuId !== undefined && this.rt.vcpus.state(vcpuId) !== VCPU_EXITED) {
+      Atomics.store(this.rt.vcpus.i32, this.rt.vcpus.word(vcpuId, V_EXIT_REASON), EXIT_DIED);
+      this.rt.vcpus.setState(vcpuId, VCPU_EXITED);
+      Atomics.store(this.rt.vcpus.i32, this.rt.vcpus.word(vcpuId, V_PAUSE_ACK), -1);
+      Atomics.notify(this.rt.vcpus.i32, this.rt.vcpus.word(vcpuId, V_PAUSE_ACK));
+      const slot = this.vcpuSlots[vcpuId];
+      if (slot !== undefined && slot.exited === undefined) slot.exited = { vcpuId, reason: EXIT_REASON_NAMES[EXIT_DIED] };
+    }
+    if (this.state !== 'destroyed' && (recovered.length > 0 || vcpuId !== undefined)) {
+      const held = recovered.map((l) => this.rt.arena.lockInfo(l)).map((l) => `${l.className}#${l.instance}`);
+      this.fault(label, { message: `${label} exited${held.length ? ` holding ${held.join(', ')} (recovered, EOWNERDEAD to the next owner)` : ''}` });
+    }
+  }
+
+  /** The worker threads of this VM (for fault injection and tests). */
+  workers(): { vcpus: Worker[]; hosts: Worker[] } {
+    return { vcpus: this.vcpuSlots.map((s) => s.worker), hosts: this.hosts.map((h) => h.worker) };
+  }
+
+  /**
+   * Tear the VM down: every vCPU is asked to exit (unwinding its guest), every
+   * actor host to stop; whatever does not finish within `timeoutMs` is
+   * terminated. Resolves when no worker of the VM is left running.
+   */
+  destroy(timeoutMs = 5000): Promise<void> {
+    return this.ops.runExclusive(async () => {
+      if (this.state === 'destroyed') return;
+      this.state = 'destroyed';
+      const b = this.rt.vcpus;
+      for (let i = 0; i < this.vcpuSlots.length; i++) b.request(i, REQ_EXIT, b.doorbell(i));
+      const exits = this.vcpuSlots.map((s) => s.exit ?? Promise.resolve());
+      const stops = this.hosts.map((h) => new Promise<void>((resolve) => {
+        h.stopped = resolve;
+        h.ctl.postMessage({ type: 'stop' } satisfies HostControl);
+        this.rt.dir.doorbell(h.host).requestControl();
+      }));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...exits, ...stops]),
+        new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      for (const s of this.vcpuSlots) s.remote[Comlink.releaseProxy]();
+      await Promise.all([...this.vcpuSlots.map((s) => s.worker), ...this.hosts.map((h) => h.worker)].map((w) => w.terminate()));
+      for (const h of this.hosts) h.ctl.close();
+    });
+  }
+}
+
+/** Create a VM (see VmOptions). */
+export function createVm(options: VmOptions = {}): Promise<Vm> {
+  return Vm.create(options);
+}
+
+export { VCPU_PAUSED };
