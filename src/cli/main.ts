@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * The `vgic-lab` command: argv -> subcommand -> exit code. Each subcommand
+ * lives in its own file and exports `run(argv): Promise<number>`.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
+  demo: { summary: 'start a VM, show save-style locking against running vCPUs, print lock statistics', load: () => import('./demo.js') },
+  bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick', load: () => import('./bench.js') },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`);
+  return `usage: vgic-lab <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const cmd = COMMANDS[name];
+  if (cmd === undefined) {
+    process.stderr.write(`vgic-lab: unknown command '${name}'\n${usage()}`);
+    return 2;
+  }
+  return (await cmd.load()).run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`vgic-lab: ${(e as Error)?.stack ?? e}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run against the compiled package (dist/), because worker threads load compiled files.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    // Generous: these guard against hangs on a loaded 2-core machine; tests wait on events, never on time.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+  },
+});
