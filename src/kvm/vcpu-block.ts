@@ -38,6 +38,7 @@ export class VcpuBlock {
   readonly results: Int32Array[];
   readonly nrVcpus: number;
   readonly resultWords: number;
+  private readonly doorbells: Doorbell[];
 
   static create(nrVcpus: number, resultWords: number): SharedArrayBuffer {
     const buffer = new SharedArrayBuffer((4 + nrVcpus * VCPU_WORDS + nrVcpus * resultWords) * 4);
@@ -54,6 +55,10 @@ export class VcpuBlock {
     const rbase = 4 + this.nrVcpus * VCPU_WORDS;
     this.results = Array.from({ length: this.nrVcpus }, (_, i) =>
       this.i32.subarray(rbase + i * this.resultWords, rbase + (i + 1) * this.resultWords));
+    this.doorbells = Array.from({ length: this.nrVcpus }, (_, i) => {
+      const start = this.word(i, V_DOORBELL);
+      return new Doorbell(this.i32.subarray(start, start + DOORBELL_WORDS));
+    });
   }
 
   /** Index of word `w` of vCPU `id`. */
@@ -72,8 +77,7 @@ export class VcpuBlock {
   }
 
   doorbell(id: number): Doorbell {
-    const start = this.word(id, V_DOORBELL);
-    return new Doorbell(this.i32.subarray(start, start + DOORBELL_WORDS));
+    return this.doorbells[id]!;
   }
 
   /** Set request bits and kick the vCPU out of WFI (kvm_make_request + kvm_vcpu_kick). */
@@ -91,6 +95,16 @@ export class VcpuBlock {
     Atomics.and(this.i32, w, ~bits);
     Atomics.add(this.i32, w, REQ_SEQ);
     Atomics.notify(this.i32, w);
+  }
+
+  /**
+   * Interrupt kick: set `bits` and wake the vCPU only if it sleeps in WFI. Cheaper
+   * than request(): a vCPU in userspace needs no wake-up to see an interrupt later.
+   */
+  kick(id: number, bits: number): void {
+    const w = this.word(id, V_REQUESTS);
+    if ((Atomics.load(this.i32, w) & bits) !== bits) Atomics.or(this.i32, w, bits);
+    this.doorbells[id]!.ring();
   }
 
   /** Request bits only (without the sequence). */
