@@ -2,7 +2,13 @@
  * vgic-lab public API. Everything exported here is supported; deeper imports
  * are internal and may change.
  */
-export { Vm, createVm, type VmState, type VmFault, type VcpuCounters } from './kvm/vm.js';
+export { Vm, type VmState, type VmFault, type VcpuCounters } from './kvm/vm.js';
+export { createVm, type CreateVmOptions, type GicVm } from './create-vm.js';
+export { Gic, type GicOptions } from './vgic/gic.js';
+export { ItsDevice, type AttrGet } from './vgic/its-device.js';
+export { MsiInjector, type KvmMsi, type InjectorHandle } from './vgic/msi.js';
+export type { GicCpuInterface } from './vgic/cpu-interface.js';
+export * as uapi from './uapi/index.js';
 export type { VmOptions, GuestSpec } from './kvm/options.js';
 export type { Guest, GuestMain } from './kvm/guest-api.js';
 export type { VcpuExit } from './kvm/vcpu-run.js';

@@ -4,7 +4,7 @@
  * while vCPUs are in KVM_RUN and succeeding once they are paused, then the
  * lock statistics.
  */
-import { createVm } from '../kvm/vm.js';
+import { createVm } from '../create-vm.js';
 import { errnoName } from '../uapi/errno.js';
 import { ns, table } from './format.js';
 

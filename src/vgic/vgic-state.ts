@@ -11,6 +11,8 @@ import { GIC_LPI_MAX_INTID, GIC_LPI_OFFSET } from '../uapi/gic-fields.js';
 
 /** Number of INTIDs the LPI table covers (16 ID bits, KVM's INTERRUPT_ID_BITS_ITS). */
 export const NR_INTIDS = GIC_LPI_MAX_INTID + 1;
+/** INTID bits with an ITS (GICD_TYPER.IDbits + 1). */
+export const GIC_INTID_BITS = 16;
 export const NR_LPIS = NR_INTIDS - GIC_LPI_OFFSET;
 /** Maximum ITSs per VM (frames must not overlap; KVM has no fixed limit). */
 export const MAX_ITS = 16;

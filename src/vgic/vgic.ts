@@ -280,18 +280,16 @@ export class Vgic {
     for (let k = 0; k < n; k++) {
       const intid = Atomics.load(i32, st.apEntry(id, k));
       const l = st.lpi(intid);
-      const f = Atomics.load(i32, l + L_FLAGS);
-      const t = Atomics.load(i32, l + L_TARGET);
-      if ((f & F_PENDING) === 0 || t !== id) {
-        // vgic_prune_ap_list: no longer pending here, or moved away.
+      const oracle = this.oracle(intid);
+      if (oracle !== id) {
+        // vgic_prune_ap_list: no longer deliverable here (not pending, disabled, moved away).
         this.removeFromList(id, intid);
         Atomics.store(i32, l + L_QUEUED_ON, -1);
-        if ((f & F_PENDING) !== 0) moved.push(intid);
+        if (oracle >= 0) moved.push(intid);
         n--;
         k--;
         continue;
       }
-      if ((f & F_ENABLED) === 0) continue;
       const p = Atomics.load(i32, l + L_PRIORITY);
       if (p < bestPrio || (p === bestPrio && intid < best)) {
         best = intid;

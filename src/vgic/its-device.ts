@@ -1,0 +1,93 @@
+/**
+ * An ITS device as userspace holds it (KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_ITS)):
+ * the device-attribute calls, run on the VMM thread. GRP_ADDR records the base
+ * and, per the VM's registration policy, makes the frame decode now
+ * ('base-address', KVM >= v4.12) or leaves it for map_resources ('first-run').
+ * Results are 0 or -errno; a get returns { ret, value }.
+ */
+import type { Vm } from '../kvm/vm.js';
+import { E2BIG, EBUSY, EEXIST, EINVAL, ENODEV, ENXIO } from '../uapi/errno.js';
+import {
+  KVM_DEV_ARM_VGIC_CTRL_INIT, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_PHYS_SHIFT, KVM_VGIC_ITS_ADDR_TYPE,
+  KVM_VGIC_V3_ITS_SIZE, SZ_64K, VGIC_ADDR_UNDEF,
+} from '../uapi/kvm.js';
+import { IODEV_KIND_ITS, type IodevRegistration } from './layout.js';
+import { I_BASE_HI, I_BASE_LO, type VgicState } from './vgic-state.js';
+
+export interface AttrGet {
+  ret: number;
+  value?: bigint;
+}
+
+export class ItsDevice {
+  private base: bigint = VGIC_ADDR_UNDEF;
+
+  constructor(
+    private readonly vm: Vm,
+    private readonly st: VgicState,
+    /** This ITS's number in the VM (its translation cache and record slot). */
+    readonly index: number,
+    /** The actor that owns this ITS's state. */
+    readonly actor: number,
+    private readonly registration: IodevRegistration,
+  ) {}
+
+  /** The base address, or undefined while unset. */
+  get baseAddress(): number | undefined {
+    return this.base === VGIC_ADDR_UNDEF ? undefined : Number(this.base);
+  }
+
+  /** KVM_SET_DEVICE_ATTR. */
+  async setAttr(group: number, attr: number, value: bigint | number = 0n): Promise<number> {
+    switch (group) {
+      case KVM_DEV_ARM_VGIC_GRP_ADDR:
+        return this.setBase(attr, BigInt(value));
+      case KVM_DEV_ARM_VGIC_GRP_CTRL:
+        // CTRL_INIT: a no-op since v4.12 (no locks, no effect, even while vCPUs run).
+        if (attr === KVM_DEV_ARM_VGIC_CTRL_INIT) return 0;
+        return -ENXIO;
+      default:
+        return -ENXIO;
+    }
+  }
+
+  /** KVM_GET_DEVICE_ATTR. */
+  async getAttr(group: number, attr: number): Promise<AttrGet> {
+    if (group === KVM_DEV_ARM_VGIC_GRP_ADDR) {
+      return attr === KVM_VGIC_ITS_ADDR_TYPE ? { ret: 0, value: this.base } : { ret: -ENODEV };
+    }
+    return { ret: -ENXIO };
+  }
+
+  /** KVM_HAS_DEVICE_ATTR. */
+  hasAttr(group: number, attr: number): number {
+    if (group === KVM_DEV_ARM_VGIC_GRP_ADDR) return attr === KVM_VGIC_ITS_ADDR_TYPE ? 0 : -ENXIO;
+    if (group === KVM_DEV_ARM_VGIC_GRP_CTRL) return attr === KVM_DEV_ARM_VGIC_CTRL_INIT ? 0 : -ENXIO;
+    return -ENXIO;
+  }
+
+  /** vgic_its_set_attr(GRP_ADDR) + vgic_check_iorange. */
+  private async setBase(attr: number, addr: bigint): Promise<number> {
+    if (attr !== KVM_VGIC_ITS_ADDR_TYPE) return -ENODEV;
+    if (this.base !== VGIC_ADDR_UNDEF) return -EEXIST;
+    const size = BigInt(KVM_VGIC_V3_ITS_SIZE);
+    if (addr < 0n || addr % BigInt(SZ_64K) !== 0n || addr + size > 0xffff_ffff_ffff_ffffn) return -EINVAL;
+    if (addr + size > 1n << BigInt(KVM_PHYS_SHIFT)) return -E2BIG;
+    const slots = this.vm.rt.thread.mutex(this.vm.shared.locks.slots);
+    await slots.lockAsync();
+    try {
+      if (this.base !== VGIC_ADDR_UNDEF) return -EBUSY;
+      const ret = this.vm.rt.bus.register({
+        base: Number(addr), size: KVM_VGIC_V3_ITS_SIZE, actor: this.actor, region: this.index, kind: IODEV_KIND_ITS,
+      }, this.registration === 'first-run');
+      if (ret !== 0) return ret;
+      this.base = addr;
+      const r = this.st.its(this.index);
+      Atomics.store(this.st.i32, r + I_BASE_LO, Number(addr & 0xffffffffn) | 0);
+      Atomics.store(this.st.i32, r + I_BASE_HI, Number(addr >> 32n) | 0);
+      return 0;
+    } finally {
+      slots.unlock();
+    }
+  }
+}

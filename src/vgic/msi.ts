@@ -1,0 +1,107 @@
+/**
+ * KVM_SIGNAL_MSI, from any thread of the VM: the main thread (async) or an
+ * injector worker (blocking, like the device threads of vgic_lpi_stress).
+ * Checks in the kernel's order, then the lock-free translation-cache probe
+ * (the irqfd fast path) on the calling thread, then the slow path: a request
+ * to the ITS actor, which translates under its_lock.
+ *
+ * Result: 1 delivered, 0 blocked by guest state, or -errno (spec 4.1-4.2).
+ */
+import { M_ARGS } from '../actors/protocol.js';
+import { VmRuntime, type VmShared } from '../kvm/shared.js';
+import { EINVAL, ENODEV } from '../uapi/errno.js';
+import { KVM_MSI_VALID_DEVID } from '../uapi/kvm.js';
+import { ItsCache } from './its-cache.js';
+import { OP_ITS_MSI } from './its/its-ops.js';
+import { IODEV_KIND_ITS, VGIC_DEVICE_KEY, type VgicShared } from './layout.js';
+import { Vgic } from './vgic.js';
+import { I_ACTOR, VgicState } from './vgic-state.js';
+
+/** struct kvm_msi: the doorbell address, the EventID (data), the DeviceID and flags. */
+export interface KvmMsi {
+  /** Doorbell address (address_hi:address_lo): any address inside an ITS frame selects that ITS. */
+  address: number | bigint;
+  /** EventID. */
+  data: number;
+  /** DeviceID; honoured only with KVM_MSI_VALID_DEVID in flags. */
+  devid?: number;
+  /** Must be KVM_MSI_VALID_DEVID (1) with an ITS. Default 1. */
+  flags?: number;
+}
+
+/** What an injector worker needs to attach (pass it in workerData). */
+export interface InjectorHandle {
+  shared: VmShared;
+}
+
+type Prepared = { its: number; devid: number; eventid: number } | number;
+
+export class MsiInjector {
+  private readonly st: VgicState;
+  private readonly vgic: Vgic;
+  private readonly cache: ItsCache;
+
+  constructor(readonly rt: VmRuntime) {
+    const shared = rt.shared.devices[VGIC_DEVICE_KEY] as VgicShared;
+    this.st = new VgicState(shared.state);
+    this.vgic = new Vgic(this.st, rt.vcpus, rt.devMem, rt.tid);
+    this.cache = new ItsCache(this.st, rt.tid);
+  }
+
+  /** Attach an injector worker to the VM (registers the calling thread). */
+  static attach(handle: InjectorHandle, index = 0, name = `injector ${index}`): MsiInjector {
+    return new MsiInjector(VmRuntime.register(handle.shared, 'injector', index, name));
+  }
+
+  /** Blocking KVM_SIGNAL_MSI for worker threads. */
+  signalMsi(msi: KvmMsi): number {
+    const p = this.prepare(msi);
+    if (typeof p === 'number') return p;
+    const hit = this.fastPath(p.its, p.devid, p.eventid);
+    if (hit !== 0) return hit;
+    const { client } = this.rt;
+    client.msg[M_ARGS] = p.devid | 0;
+    client.msg[M_ARGS + 1] = p.eventid | 0;
+    return client.request(this.itsActor(p.its), OP_ITS_MSI, M_ARGS + 2);
+  }
+
+  /** KVM_SIGNAL_MSI for the main thread. */
+  async signalMsiAsync(msi: KvmMsi): Promise<number> {
+    const p = this.prepare(msi);
+    if (typeof p === 'number') return p;
+    const hit = this.fastPath(p.its, p.devid, p.eventid);
+    if (hit !== 0) return hit;
+    const { result } = await this.rt.client.requestAsync(this.itsActor(p.its), OP_ITS_MSI, [p.devid | 0, p.eventid | 0]);
+    return result;
+  }
+
+  /** Validation and ITS resolution, in the kernel's order. */
+  private prepare(msi: KvmMsi): Prepared {
+    if (msi === null || typeof msi !== 'object') throw new TypeError('signalMsi: msi must be an object { address, data, devid, flags }');
+    const flags = msi.flags ?? KVM_MSI_VALID_DEVID;
+    if (!Number.isInteger(flags) || !Number.isInteger(msi.data) || (msi.devid !== undefined && !Number.isInteger(msi.devid))) {
+      throw new TypeError('signalMsi: msi.data, msi.devid and msi.flags must be integers');
+    }
+    if (flags & ~KVM_MSI_VALID_DEVID) return -EINVAL; // kvm_send_userspace_msi
+    if (!this.st.hasIts()) return -ENODEV; // kvm_set_msi: no ITS
+    if ((flags & KVM_MSI_VALID_DEVID) === 0) return -EINVAL;
+    const address = typeof msi.address === 'bigint' ? Number(msi.address) : msi.address;
+    if (typeof address !== 'number' || !Number.isFinite(address)) throw new TypeError('signalMsi: msi.address must be a number or bigint');
+    // vgic_msi_to_its: the MMIO bus decides; an ITS whose frame does not decode (not registered yet) is no ITS.
+    const r = this.rt.bus.find(address, 1);
+    if (r < 0) return -EINVAL;
+    const region = this.rt.bus.entry(r);
+    if (region.kind !== IODEV_KIND_ITS) return -EINVAL;
+    return { its: region.region, devid: (msi.devid ?? 0) >>> 0, eventid: msi.data >>> 0 };
+  }
+
+  /** Cache hit: latch pending and queue, checking nothing else (spec 4.2 step 1). 1, or 0 on a miss. */
+  private fastPath(its: number, devid: number, eventid: number): number {
+    const intid = this.cache.lookup(its, devid, eventid);
+    return intid >= 0 && this.vgic.setPending(intid) ? 1 : 0;
+  }
+
+  private itsActor(its: number): number {
+    return Atomics.load(this.st.i32, this.st.its(its) + I_ACTOR);
+  }
+}
