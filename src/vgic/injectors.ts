@@ -1,0 +1,76 @@
+/**
+ * Injector threads: worker threads that call KVM_SIGNAL_MSI in a loop, like
+ * the device threads of the kernel's vgic_lpi_stress selftest. Each runs a
+ * plan (a list of MSIs, repeated `rounds` times) and counts the results in
+ * shared memory: delivered (1), blocked by the guest (0), errors (< 0).
+ */
+import { Worker } from 'node:worker_threads';
+import type { InjectorHandle, KvmMsi } from './msi.js';
+
+const INJECTOR_WORKER = new URL('../../workers/msi-injector.js', import.meta.url);
+
+export interface InjectorPlan {
+  msis: KvmMsi[];
+  /** How many times the list is sent. Default 1. */
+  rounds?: number;
+}
+
+export interface InjectorResult {
+  delivered: number;
+  blocked: number;
+  errors: number;
+  /** The first error code seen, if any. */
+  firstError?: number;
+  elapsedMs: number;
+}
+
+export interface InjectorWorkerData {
+  handle: InjectorHandle;
+  index: number;
+  plan: InjectorPlan;
+  counters: SharedArrayBuffer;
+}
+
+export const CNT_DELIVERED = 0, CNT_BLOCKED = 1, CNT_ERRORS = 2, CNT_FIRST_ERROR = 3;
+
+/** Run one injector worker per plan, all at once; resolves when every one has finished. */
+export async function runInjectors(handle: InjectorHandle, plans: InjectorPlan[]): Promise<InjectorResult[]> {
+  return Promise.all(plans.map((plan, index) => new Promise<InjectorResult>((resolve, reject) => {
+    const counters = new SharedArrayBuffer(16);
+    const data: InjectorWorkerData = { handle, index, plan, counters };
+    const w = new Worker(INJECTOR_WORKER, { workerData: data });
+    let elapsedMs = 0;
+    w.on('message', (m: { elapsedMs: number }) => (elapsedMs = m.elapsedMs));
+    w.on('error', reject);
+    w.on('exit', () => {
+      const c = new Int32Array(counters);
+      resolve({
+        delivered: c[CNT_DELIVERED]!, blocked: c[CNT_BLOCKED]!, errors: c[CNT_ERRORS]!,
+        ...(c[CNT_ERRORS]! > 0 ? { firstError: c[CNT_FIRST_ERROR]! } : {}), elapsedMs,
+      });
+    });
+  })));
+}
+
+/** The loop an injector worker runs (called from workers/msi-injector.ts). */
+export async function injectorMain(d: InjectorWorkerData, post: (m: unknown) => void): Promise<void> {
+  const { MsiInjector } = await import('./msi.js');
+  const inj = MsiInjector.attach(d.handle, d.index);
+  const c = new Int32Array(d.counters);
+  const rounds = d.plan.rounds ?? 1;
+  let delivered = 0, blocked = 0, errors = 0;
+  const t0 = performance.now();
+  for (let r = 0; r < rounds; r++) {
+    for (const msi of d.plan.msis) {
+      const ret = inj.signalMsi(msi);
+      if (ret === 1) delivered++;
+      else if (ret === 0) blocked++;
+      else if (errors++ === 0) c[CNT_FIRST_ERROR] = ret;
+    }
+  }
+  const elapsedMs = performance.now() - t0;
+  Atomics.store(c, CNT_DELIVERED, delivered);
+  Atomics.store(c, CNT_BLOCKED, blocked);
+  Atomics.store(c, CNT_ERRORS, errors);
+  post({ elapsedMs });
+}
