@@ -63,7 +63,7 @@ export interface ResolvedVmOptions {
   maxActors: number;
 }
 
-const BUILTIN_GUESTS = new Set(['idle', 'spin', 'mmio-loop', 'throw']);
+const BUILTIN_GUESTS = new Set(['idle', 'spin', 'mmio-loop', 'throw', 'lpi-handler', 'its-setup']);
 
 /** URL of a built-in guest program, or the module given. */
 export function resolveGuestModule(module: string | URL): string {
