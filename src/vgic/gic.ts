@@ -18,6 +18,7 @@ import {
 } from './layout.js';
 import { MsiInjector, type InjectorHandle, type KvmMsi } from './msi.js';
 import { D_NR_ITS, I_ACTOR, I_LIVE, MAX_ITS, VgicState } from './vgic-state.js';
+import { Vgic } from './vgic.js';
 
 const DIST_ACTOR = new URL('./dist-actor.js', import.meta.url).href;
 const ITS_ACTOR = new URL('./its/its-actor.js', import.meta.url).href;
@@ -54,10 +55,13 @@ export function gicSetup(nrVcpus: number, o: GicOptions): { devices: Record<stri
 export class Gic {
   readonly its: ItsDevice[] = [];
   readonly st: VgicState;
+  /** The VMM thread's view of LPI state (inspection: pending, targets, deliveries). */
+  readonly vgic: Vgic;
   private readonly msi: MsiInjector;
 
   private constructor(readonly vm: Vm, readonly shared: VgicShared) {
     this.st = new VgicState(shared.state);
+    this.vgic = new Vgic(this.st, vm.rt.vcpus, vm.rt.devMem, vm.rt.tid);
     this.msi = new MsiInjector(vm.rt);
   }
 

@@ -1,0 +1,23 @@
+/**
+ * Waiting on the main thread for a shared word to satisfy a predicate. Uses
+ * Atomics.waitAsync, re-checking at least every `sliceMs` because not every
+ * writer notifies (guest programs write RAM with plain stores).
+ */
+export async function waitForWord(
+  i32: Int32Array, index: number, ok: (v: number) => boolean, timeoutMs = 30_000, sliceMs = 10,
+): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  try {
+    for (;;) {
+      const v = Atomics.load(i32, index);
+      if (ok(v)) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      const r = Atomics.waitAsync(i32, index, v, Math.min(left, sliceMs));
+      if (r.async) await r.value;
+    }
+  } finally {
+    clearInterval(keepAlive);
+  }
+}
