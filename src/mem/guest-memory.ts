@@ -88,6 +88,7 @@ export class GuestMemory {
 
   /** The slot wholly containing [gpa, gpa+len), or undefined. */
   private find(gpa: number, len: number): SlotView | undefined {
+    if (Math.floor(gpa) !== gpa) return undefined; // NaN, ±Infinity, fractions: no such address
     const l = this.last;
     if (gpa >= l.gpa && gpa + len <= l.end) return l;
     for (const v of this.views) {
