@@ -7,6 +7,7 @@
 import type { VmRuntime } from '../kvm/shared.js';
 import type { VcpuExtension } from '../kvm/vcpu-run.js';
 import { VGIC_DEVICE_KEY, type VgicShared } from './layout.js';
+import { mapResources } from './map-resources.js';
 import { Vgic } from './vgic.js';
 import { INTID_SPURIOUS, VgicState } from './vgic-state.js';
 
@@ -35,17 +36,7 @@ export function attachVcpu(rt: VmRuntime, vcpuId: number): VcpuExtension {
   return {
     api,
     firstRun() {
-      // kvm_vgic_map_resources: once per VM (the bus's ready flag), slots_lock -> config_lock.
-      const slots = rt.thread.mutex(rt.shared.locks.slots);
-      const config = rt.thread.mutex(rt.shared.locks.config);
-      slots.lock();
-      config.lock();
-      try {
-        rt.bus.mapResources();
-      } finally {
-        config.unlock();
-        slots.unlock();
-      }
+      mapResources(rt);
     },
   };
 }

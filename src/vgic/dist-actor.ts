@@ -19,6 +19,8 @@ import {
 } from '../uapi/gic-fields.js';
 import { extractBytes64 } from '../uapi/reg64.js';
 import { ItsCache } from './its-cache.js';
+import { OP_DIST_SAVE_PENDING } from './its/its-ops.js';
+import { acquire, pathLocks } from './lock-protocol.js';
 import { VGIC_DEVICE_KEY, type VgicShared } from './layout.js';
 import { GICD_CTLR_ENABLE_G1, GICR_CTLR_ENABLE_LPIS, GICR_CTLR_RWP, Vgic } from './vgic.js';
 import { C_GICR_CTLR, C_PTZ, D_GICD_CTLR, D_NR_ITS, GIC_INTID_BITS, VgicState } from './vgic-state.js';
@@ -171,9 +173,22 @@ export default function createDistActor(ctx: ActorContext<VmRuntime>): Actor {
         const v = (BigInt(m[b + M_ARGS + 4]! >>> 0) << 32n) | BigInt(m[b + M_ARGS + 3]! >>> 0);
         access(region, offset, size, v);
         ctx.reply(m, b, 0);
+      } else if (op === OP_DIST_SAVE_PENDING) {
+        ctx.reply(m, b, savePending());
       } else {
         ctx.reply(m, b, -22);
       }
     },
   };
+
+  /** SAVE_PENDING_TABLES under the VM's lock protocol (kvm.lock -> trylock vCPUs -> config_lock today). */
+  function savePending(): number {
+    const release = acquire(shared.lockProtocol.savePending, pathLocks(rt), shared.blockingVcpuLocks);
+    if (typeof release === 'number') return release;
+    try {
+      return vgic.savePendingTables();
+    } finally {
+      release();
+    }
+  }
 }

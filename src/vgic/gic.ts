@@ -12,6 +12,7 @@ import { INITIAL_PROPBASER_VALUE } from '../uapi/gic-fields.js';
 import { KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE } from '../uapi/kvm.js';
 import { REGION_GICD } from './dist-actor.js';
 import { ItsDevice } from './its-device.js';
+import { VgicV3Device } from './vgic-v3-device.js';
 import {
   defaultItsBase, GICD_BASE, GICD_SIZE, GICR_BASE, GICR_STRIDE, IODEV_KIND_DIST, IODEV_KIND_REDIST, VGIC_DEVICE_KEY,
   type IodevRegistration, type VgicShared,
@@ -19,6 +20,7 @@ import {
 import { MsiInjector, type InjectorHandle, type KvmMsi } from './msi.js';
 import { D_NR_ITS, I_ACTOR, I_LIVE, MAX_ITS, VgicState } from './vgic-state.js';
 import { Vgic } from './vgic.js';
+import { resolveLockProtocol, type LockProtocol } from './lock-protocol.js';
 
 const DIST_ACTOR = new URL('./dist-actor.js', import.meta.url).href;
 const ITS_ACTOR = new URL('./its/its-actor.js', import.meta.url).href;
@@ -35,6 +37,13 @@ export interface GicOptions {
   cacheCapacity?: number;
   /** MOVALL moves every LPI of the VM (the [ITS-new] snapshot's quirk). Default false (architected). */
   movallAllLpis?: boolean;
+  /**
+   * The locks SAVE/RESTORE/RESET, userspace register access and SAVE_PENDING_TABLES
+   * take: 'upstream' (default, today), 'v7-2017' (the seed patch), or your own LockProtocol.
+   */
+  lockProtocol?: 'upstream' | 'v7-2017' | LockProtocol;
+  /** Negative tests only: make the protocol's vCPU trylocks blocking (reproduces spec 7.5's deadlock). Default false. */
+  blockingVcpuLocks?: boolean;
 }
 
 /** What Vm.create needs before the vCPU workers start. */
@@ -48,12 +57,16 @@ export function gicSetup(nrVcpus: number, o: GicOptions): { devices: Record<stri
     iodevRegistration,
     distActor: -1,
     movallAllLpis: o.movallAllLpis ?? false,
+    lockProtocol: resolveLockProtocol(o.lockProtocol),
+    blockingVcpuLocks: o.blockingVcpuLocks ?? false,
   };
   return { devices: { [VGIC_DEVICE_KEY]: shared }, extensions: [{ name: 'gic', module: CPU_INTERFACE }] };
 }
 
 export class Gic {
   readonly its: ItsDevice[] = [];
+  /** The vgic-v3 device (SAVE_PENDING_TABLES). */
+  v3!: VgicV3Device;
   readonly st: VgicState;
   /** The VMM thread's view of LPI state (inspection: pending, targets, deliveries). */
   readonly vgic: Vgic;
@@ -70,6 +83,7 @@ export class Gic {
     const shared = vm.shared.devices[VGIC_DEVICE_KEY] as VgicShared;
     const gic = new Gic(vm, shared);
     shared.distActor = await vm.spawnActor(DIST_ACTOR, {}, 'distributor');
+    gic.v3 = new VgicV3Device(vm, shared.distActor);
     // The distributor decodes once map_resources runs (first vCPU run); redistributors at once.
     await vm.registerMmio({ base: GICD_BASE, size: GICD_SIZE, actor: shared.distActor, region: REGION_GICD, kind: IODEV_KIND_DIST }, true);
     for (let n = 0; n < vm.nrVcpus; n++) {

@@ -3,14 +3,18 @@
  * the device-attribute calls, run on the VMM thread. GRP_ADDR records the base
  * and, per the VM's registration policy, makes the frame decode now
  * ('base-address', KVM >= v4.12) or leaves it for map_resources ('first-run').
- * Results are 0 or -errno; a get returns { ret, value }.
+ * GRP_CTRL (SAVE/RESTORE/RESET) and GRP_ITS_REGS run on the ITS actor under
+ * the VM's lock protocol. Results are 0 or -errno; a get returns { ret, value }.
  */
 import type { Vm } from '../kvm/vm.js';
 import { E2BIG, EBUSY, EEXIST, EINVAL, ENODEV, ENXIO } from '../uapi/errno.js';
 import {
-  KVM_DEV_ARM_VGIC_CTRL_INIT, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_PHYS_SHIFT, KVM_VGIC_ITS_ADDR_TYPE,
+  KVM_DEV_ARM_ITS_CTRL_RESET, KVM_DEV_ARM_ITS_RESTORE_TABLES, KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_CTRL_INIT,
+  KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_GRP_ITS_REGS, KVM_PHYS_SHIFT, KVM_VGIC_ITS_ADDR_TYPE,
   KVM_VGIC_V3_ITS_SIZE, SZ_64K, VGIC_ADDR_UNDEF,
 } from '../uapi/kvm.js';
+import { gitsRegionAt, itsUaccessOffsetAligned } from '../uapi/gits.js';
+import { OP_ITS_CTRL, OP_ITS_UACCESS } from './its/its-ops.js';
 import { IODEV_KIND_ITS, type IodevRegistration } from './layout.js';
 import { I_BASE_HI, I_BASE_LO, type VgicState } from './vgic-state.js';
 
@@ -45,10 +49,26 @@ export class ItsDevice {
       case KVM_DEV_ARM_VGIC_GRP_CTRL:
         // CTRL_INIT: a no-op since v4.12 (no locks, no effect, even while vCPUs run).
         if (attr === KVM_DEV_ARM_VGIC_CTRL_INIT) return 0;
-        return -ENXIO;
+        return (await this.request(OP_ITS_CTRL, [attr])).result;
+      case KVM_DEV_ARM_VGIC_GRP_ITS_REGS:
+        return (await this.regs(true, attr, BigInt.asUintN(64, BigInt(value)))).ret;
       default:
         return -ENXIO;
     }
+  }
+
+  /** GRP_ITS_REGS: alignment first (-EINVAL before any lock), then the actor under the lock protocol. */
+  private async regs(write: boolean, offset: number, value: bigint): Promise<AttrGet> {
+    if (!Number.isInteger(offset) || offset < 0 || !itsUaccessOffsetAligned(offset)) return { ret: -EINVAL };
+    const { result, values } = await this.request(OP_ITS_UACCESS, [
+      write ? 1 : 0, offset, Number(value & 0xffffffffn) | 0, Number(value >> 32n) | 0, this.base === VGIC_ADDR_UNDEF ? 0 : 1,
+    ]);
+    if (result !== 0 || write) return { ret: result };
+    return { ret: 0, value: (BigInt(values[1]! >>> 0) << 32n) | BigInt(values[0]! >>> 0) };
+  }
+
+  private request(op: number, args: number[]): Promise<{ result: number; values: Int32Array }> {
+    return this.vm.rt.client.requestAsync(this.actor, op, args);
   }
 
   /** KVM_GET_DEVICE_ATTR. */
@@ -56,13 +76,18 @@ export class ItsDevice {
     if (group === KVM_DEV_ARM_VGIC_GRP_ADDR) {
       return attr === KVM_VGIC_ITS_ADDR_TYPE ? { ret: 0, value: this.base } : { ret: -ENODEV };
     }
-    return { ret: -ENXIO };
+    if (group === KVM_DEV_ARM_VGIC_GRP_ITS_REGS) return this.regs(false, attr, 0n);
+    return { ret: -ENXIO }; // GRP_CTRL has no get
   }
 
   /** KVM_HAS_DEVICE_ATTR. */
   hasAttr(group: number, attr: number): number {
     if (group === KVM_DEV_ARM_VGIC_GRP_ADDR) return attr === KVM_VGIC_ITS_ADDR_TYPE ? 0 : -ENXIO;
-    if (group === KVM_DEV_ARM_VGIC_GRP_CTRL) return attr === KVM_DEV_ARM_VGIC_CTRL_INIT ? 0 : -ENXIO;
+    if (group === KVM_DEV_ARM_VGIC_GRP_CTRL) return [KVM_DEV_ARM_VGIC_CTRL_INIT, KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_ITS_RESTORE_TABLES, KVM_DEV_ARM_ITS_CTRL_RESET].includes(attr) ? 0 : -ENXIO;
+    if (group === KVM_DEV_ARM_VGIC_GRP_ITS_REGS) {
+      if (!Number.isInteger(attr) || attr < 0 || !itsUaccessOffsetAligned(attr)) return -EINVAL;
+      return gitsRegionAt(attr) === undefined ? -ENXIO : 0;
+    }
     return -ENXIO;
   }
 

@@ -4,6 +4,7 @@
  * VmShared.devices[VGIC_DEVICE_KEY].
  */
 import { KVM_VGIC_V3_ITS_SIZE } from '../uapi/kvm.js';
+import type { LockProtocol } from './lock-protocol.js';
 
 export const VGIC_DEVICE_KEY = 'arm-vgic-v3';
 
@@ -34,4 +35,8 @@ export interface VgicShared {
   distActor: number;
   /** MOVALL moves every LPI of the VM, not only those on RDbase1 (the [ITS-new] snapshot's behaviour). */
   movallAllLpis: boolean;
+  /** Which locks the userspace-ioctl paths take, and in which order. */
+  lockProtocol: LockProtocol;
+  /** Negative tests only: the vCPU trylocks of the protocol become blocking locks (spec 7.5's ABBA). */
+  blockingVcpuLocks: boolean;
 }

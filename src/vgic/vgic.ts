@@ -354,6 +354,33 @@ export class Vgic {
     return 0;
   }
 
+  /**
+   * KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES (called with the protocol's locks
+   * held): write each targeted LPI's pending latch into its target's pending
+   * table, rewriting a byte only when the stored bit differs. Untargeted LPIs
+   * are skipped; the first KiB (INTIDs < 8192) is never touched. 0 or -EFAULT.
+   */
+  savePendingTables(): number {
+    let gpa = -1, byte = 0;
+    for (const intid of this.lpis()) {
+      const t = this.lpiTarget(intid);
+      if (!this.vcpuExists(t)) continue;
+      const at = gicrPendbaserAddress(this.st.pendbaser(t)) + (intid >> 3);
+      if (at !== gpa) {
+        byte = this.mem.read8(at);
+        if (byte < 0) return byte;
+        gpa = at;
+      }
+      const bit = 1 << (intid & 7);
+      const pending = (this.lpiFlags(intid) & F_PENDING) !== 0;
+      if (((byte & bit) !== 0) === pending) continue;
+      byte ^= bit;
+      const r = this.mem.write8(gpa, byte);
+      if (r < 0) return r;
+    }
+    return 0;
+  }
+
   /** Re-evaluate every LPI (GICD_CTLR enable turned on). */
   requeueAll(): void {
     for (const intid of this.lpis()) this.queue(intid);

@@ -19,3 +19,9 @@ export const ITS_STAT_VALUES = 12;
  * (opcode -1: any command; result 0, an E_ITS_* code or -errno) -> the count.
  */
 export const OP_ITS_RESULT_COUNT = OP_DEVICE + 2;
+/** GRP_CTRL on the ITS under the VM's lock protocol: args [attr] -> 0 or -errno. */
+export const OP_ITS_CTRL = OP_DEVICE + 3;
+/** GRP_ITS_REGS under the lock protocol: args [write, offset, lo, hi, baseSet] -> ret, values [lo, hi]. */
+export const OP_ITS_UACCESS = OP_DEVICE + 4;
+/** SAVE_PENDING_TABLES on the distributor actor under the lock protocol: -> 0 or -errno. */
+export const OP_DIST_SAVE_PENDING = OP_DEVICE + 8;
