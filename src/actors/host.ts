@@ -28,6 +28,11 @@ export interface ActorBase {
   readonly id: number;
   /** Answer the request at i32[base..] with `result` and up to 14 values. */
   reply(i32: Int32Array, base: number, result: number, ...values: number[]): void;
+  /**
+   * Send bulk data (structured-cloned) to the VMM for query `id` (a VMM
+   * query's first argument). Call before reply(): the VMM waits for both.
+   */
+  sendBulk(id: number, data: unknown): void;
 }
 
 /** What an actor is given: its id, reply(), and the host's environment (e.g. the VM runtime). */
@@ -45,6 +50,7 @@ export type HostControl =
 export type HostEvent =
   | { type: 'spawned'; id: number; error?: string }
   | { type: 'fault'; actor: number; message: string; stack?: string }
+  | { type: 'bulk'; actor: number; id: number; data: unknown }
   | { type: 'stopped' };
 
 interface Hosted {
@@ -127,6 +133,7 @@ export class ActorHost<C> {
         self.replied = true;
         dir.replies.complete(slot, result);
       },
+      sendBulk: (qid, data) => this.ctl.postMessage({ type: 'bulk', actor: id, id: qid, data } satisfies HostEvent),
     };
     const actor = await mod.default(ctx, init);
     const mailbox = dir.mailbox(id);

@@ -60,6 +60,7 @@ interface VcpuSlot {
 
 interface HostSlot {
   host: number;
+  bulk: Map<number, (data: unknown) => void>;
   tid: number;
   worker: Worker;
   ctl: MessagePort;
@@ -319,7 +320,7 @@ export class Vm {
     const tid = this.rt.arena.registerThread('actor', host, label);
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(ACTOR_HOST_WORKER, { workerData: { shared: this.shared, tid, host, ctl: port2 }, transferList: [port2] });
-    const slot: HostSlot = { host, tid, worker, ctl: port1, actors: [], waiters: new Map() };
+    const slot: HostSlot = { host, tid, worker, ctl: port1, actors: [], waiters: new Map(), bulk: new Map() };
     this.hosts.push(slot);
     port1.on('message', (ev: HostEvent) => {
       if (ev.type === 'spawned') {
@@ -327,6 +328,9 @@ export class Vm {
         slot.waiters.delete(ev.id);
       } else if (ev.type === 'fault') {
         this.fault(`actor ${ev.actor}`, ev);
+      } else if (ev.type === 'bulk') {
+        slot.bulk.get(ev.id)?.(ev.data);
+        slot.bulk.delete(ev.id);
       } else if (ev.type === 'stopped') {
         slot.stopped?.();
       }
@@ -339,6 +343,28 @@ export class Vm {
       this.workerDied(tid, label);
     });
     return slot;
+  }
+
+  /**
+   * A request whose answer is bulk data (a snapshot, a table dump): the actor
+   * answers with ctx.sendBulk(args[0], data) and then replies with a result
+   * >= 0 (a negative result means no data was sent). Resolves to the result
+   * and the data.
+   */
+  async query<T>(actor: number, op: number, args: number[] = []): Promise<{ result: number; data: T | undefined }> {
+    const host = this.hosts.find((h) => h.actors.includes(actor));
+    if (host === undefined) throw new RangeError(`no actor ${actor}`);
+    const id = this.rt.arena.nextSeq();
+    let data: T | undefined;
+    const arrived = new Promise<void>((resolve) => host.bulk.set(id, (d) => {
+      data = d as T;
+      resolve();
+    }));
+    const { result } = await this.rt.client.requestAsync(actor, op, [id, ...args]);
+    // The bulk message was posted before the reply, so it is already in the port's queue.
+    if (result >= 0) await arrived;
+    host.bulk.delete(id);
+    return { result, data };
   }
 
   /** Register an MMIO region under kvm.slots_lock (kvm_io_bus_register_dev). 0 or -errno. */

@@ -14,7 +14,8 @@ import {
   KVM_VGIC_V3_ITS_SIZE, SZ_64K, VGIC_ADDR_UNDEF,
 } from '../uapi/kvm.js';
 import { gitsRegionAt, itsUaccessOffsetAligned } from '../uapi/gits.js';
-import { OP_ITS_CTRL, OP_ITS_UACCESS } from './its/its-ops.js';
+import { OP_ITS_CTRL, OP_ITS_SNAPSHOT, OP_ITS_UACCESS } from './its/its-ops.js';
+import type { ItsSnapshot } from './its/its.js';
 import { IODEV_KIND_ITS, type IodevRegistration } from './layout.js';
 import { I_BASE_HI, I_BASE_LO, type VgicState } from './vgic-state.js';
 
@@ -78,6 +79,13 @@ export class ItsDevice {
     }
     if (group === KVM_DEV_ARM_VGIC_GRP_ITS_REGS) return this.regs(false, attr, 0n);
     return { ret: -ENXIO }; // GRP_CTRL has no get
+  }
+
+  /** A copy of this ITS's registers and translation state (inspection; not a KVM ioctl). */
+  async snapshot(): Promise<ItsSnapshot> {
+    const { result, data } = await this.vm.query<ItsSnapshot>(this.actor, OP_ITS_SNAPSHOT);
+    if (result < 0 || data === undefined) throw new Error(`ITS ${this.index} snapshot failed (${result})`);
+    return data;
   }
 
   /** KVM_HAS_DEVICE_ATTR. */

@@ -5,6 +5,7 @@
  *   OP_MMIO_WRITE  [region, offset, size, lo, hi] -> 0
  *   OP_ITS_MSI     [devid, eventid]               -> 1, 0 or -errno
  *   OP_ITS_STATS, OP_ITS_RESULT_COUNT             (inspection, see its-ops.ts)
+ *   OP_ITS_SNAPSHOT [queryId]                      -> bulk ItsSnapshot, 0
  * A trapped vCPU access arrives here while the vCPU holds its vcpu.mutex and
  * waits; the locks taken here (cmd_lock, its_lock) are the kernel's, taken on
  * this thread on the requester's behalf. The VMM writes the ITS record
@@ -19,7 +20,7 @@ import { VGIC_DEVICE_KEY, type VgicShared } from '../layout.js';
 import { Vgic } from '../vgic.js';
 import { VgicState } from '../vgic-state.js';
 import { Its } from './its.js';
-import { OP_ITS_MSI, OP_ITS_RESULT_COUNT, OP_ITS_STATS } from './its-ops.js';
+import { OP_ITS_MSI, OP_ITS_RESULT_COUNT, OP_ITS_SNAPSHOT, OP_ITS_STATS } from './its-ops.js';
 import { itsResultCount } from './its-stats.js';
 
 export interface ItsActorInit {
@@ -78,6 +79,10 @@ export default function createItsActor(ctx: ActorContext<VmRuntime>, init: ItsAc
             its.tr.devices.size, its.tr.collections.size, its.tr.iteCount(), its.enabled ? 1 : 0, its.creadr, its.cwriter);
           return;
         }
+        case OP_ITS_SNAPSHOT:
+          ctx.sendBulk(m[b + M_ARGS]!, its.snapshot());
+          ctx.reply(m, b, 0);
+          return;
         case OP_ITS_RESULT_COUNT:
           ctx.reply(m, b, itsResultCount(its.stats, m[b + M_ARGS]!, m[b + M_ARGS + 1]!));
           return;

@@ -25,3 +25,5 @@ export const OP_ITS_CTRL = OP_DEVICE + 3;
 export const OP_ITS_UACCESS = OP_DEVICE + 4;
 /** SAVE_PENDING_TABLES on the distributor actor under the lock protocol: -> 0 or -errno. */
 export const OP_DIST_SAVE_PENDING = OP_DEVICE + 8;
+/** A copy of the ITS's registers and translation state, as bulk data: args [queryId] -> 0. */
+export const OP_ITS_SNAPSHOT = OP_DEVICE + 5;
