@@ -149,6 +149,13 @@ export class Vm {
     return VCPU_STATE_NAMES[this.rt.vcpus.state(this.checkVcpu(id))]!;
   }
 
+  /** Resolves with how vCPU `id` exited, once it has (requires start()). */
+  vcpuExited(id: number): Promise<VcpuExit> {
+    const slot = this.vcpuSlots[this.checkVcpu(id)]!;
+    if (slot.exit === undefined) return Promise.reject(new Error(`vcpu ${id} was never started`));
+    return slot.exit.then(() => slot.exited!);
+  }
+
   /** How vCPU `id` exited, once it has. */
   vcpuExit(id: number): VcpuExit | undefined {
     return this.vcpuSlots[this.checkVcpu(id)]?.exited;
@@ -181,10 +188,14 @@ export class Vm {
       if (this.state !== 'created') return -EINVAL;
       this.state = 'running';
       for (const s of this.vcpuSlots) {
-        s.exit = Promise.resolve(s.remote.run()).then(
-          (x) => (s.exited = x),
-          (e: unknown) => (s.exited = { vcpuId: s.id, reason: 'died', error: { message: String((e as Error)?.message ?? e) } }),
-        );
+        const died = (message: string): VcpuExit => (s.exited ??= { vcpuId: s.id, reason: 'died', error: { message } });
+        // A worker that dies never answers run(): its 'exit' event settles the vCPU's exit instead.
+        const gone = new Promise<VcpuExit>((resolve) => (s.worker.threadId === -1 ? resolve(died('worker exited'))
+          : s.worker.once('exit', () => resolve(died('worker exited')))));
+        s.exit = Promise.race([
+          Promise.resolve(s.remote.run()).then((x) => (s.exited = x), (e: unknown) => died(String((e as Error)?.message ?? e))),
+          gone,
+        ]);
         void s.exit.then((x) => {
           if (x.reason === 'fault') this.fault(`vCPU ${s.id}`, x.error!);
         });
@@ -423,14 +434,18 @@ export class Vm {
     return this.ops.runExclusive(async () => {
       if (this.state === 'destroyed') return;
       this.state = 'destroyed';
+      // Whatever the VMM still holds (lockAllVcpus without unlock) would keep vCPUs from ever seeing the exit request.
+      for (const l of this.rt.arena.locksHeldBy(this.rt.tid)) this.rt.thread.mutex(l).unlock();
       const b = this.rt.vcpus;
       for (let i = 0; i < this.vcpuSlots.length; i++) b.request(i, REQ_EXIT, b.doorbell(i));
-      const exits = this.vcpuSlots.map((s) => s.exit ?? Promise.resolve());
-      const stops = this.hosts.map((h) => new Promise<void>((resolve) => {
+      // A worker that has exited (died, was terminated) will never answer: stop waiting for it once it is gone.
+      const gone = (w: Worker) => new Promise<void>((resolve) => (w.threadId === -1 ? resolve() : w.once('exit', () => resolve())));
+      const exits = this.vcpuSlots.map((s) => Promise.race([s.exit ?? Promise.resolve(), gone(s.worker)]));
+      const stops = this.hosts.map((h) => Promise.race([new Promise<void>((resolve) => {
         h.stopped = resolve;
         h.ctl.postMessage({ type: 'stop' } satisfies HostControl);
         this.rt.dir.doorbell(h.host).requestControl();
-      }));
+      }), gone(h.worker)]));
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         Promise.all([...exits, ...stops]),
