@@ -18,10 +18,10 @@
  */
 import type { GuestMemory } from '../../mem/guest-memory.js';
 import type { Mutex } from '../../sync/mutex.js';
-import { EOWNERDEAD } from '../../uapi/errno.js';
+import { EINVAL, EOWNERDEAD } from '../../uapi/errno.js';
 import {
-  gitsBaserValid, gitsCbaserAddress, gitsCbaserValid, itsCmdBufferSize, itsCmdOffset, vgicItsBaserWrite,
-  vgicItsCbaserWrite,
+  GITS_BASER_ENTRY_SIZE_MASK, GITS_BASER_ENTRY_SIZE_SHIFT, GITS_BASER_VALID, gitsBaserValid, gitsCbaserAddress,
+  gitsCbaserValid, itsCmdBufferSize, itsCmdOffset, vgicItsBaserWrite, vgicItsCbaserWrite,
 } from '../../uapi/gic-fields.js';
 import {
   extractBytes64, GITS_BASER0_RESET_VALUE, GITS_BASER1_RESET_VALUE, GITS_CTLR_ENABLE,
@@ -33,9 +33,11 @@ import { ITS_CMD_BYTES, itsCmdGetCommand } from '../../uapi/its-cmd.js';
 import type { ItsCache } from '../its-cache.js';
 import type { Vgic } from '../vgic.js';
 import { I_ENABLED } from '../vgic-state.js';
+import { itsRestoreTablesV0, itsSaveTablesV0, type ItsTablesHost } from './its-abi-v0.js';
 import { itsExecuteCommand, itsTriggerMsi, type ItsCommandHost } from './its-commands.js';
 import { createItsStats, recordItsCommand, recordItsMsi, type ItsStats } from './its-stats.js';
 import { ItsTranslation } from './its-translation.js';
+import { itsUaccessHas, itsUaccessRead, itsUaccessWrite, type ItsUaccessHost } from './its-uaccess.js';
 
 export interface ItsOptions {
   /** This ITS's number in the VM: its translation-cache slot and its ITS record. */
@@ -104,7 +106,7 @@ function acquire(m: Mutex): void {
   if (r !== 0 && r !== -EOWNERDEAD) throw new Error(`ITS: acquiring lock ${m.index} failed (${r})`);
 }
 
-export class Its implements ItsCommandHost {
+export class Its implements ItsCommandHost, ItsTablesHost, ItsUaccessHost {
   readonly index: number;
   readonly vgic: Vgic;
   readonly cache: ItsCache;
@@ -123,7 +125,7 @@ export class Its implements ItsCommandHost {
   private _creadr = 0;
   private _cwriter = 0;
   private readonly _baser: [bigint, bigint];
-  /** Save/restore ABI revision (IIDR.Revision); creation selects the latest. Userspace IIDR writes will change it. */
+  /** Save/restore ABI revision (IIDR.Revision); creation selects the latest; a userspace IIDR write selects one. */
   private _abiRev = ITS_ABI_LATEST;
   private abi: ItsAbi;
   private readonly cmdBuf = new Uint8Array(ITS_CMD_BYTES);
@@ -153,6 +155,7 @@ export class Its implements ItsCommandHost {
   get baserCollection(): bigint { return this._baser[1]; }
   get abiRev(): number { return this._abiRev; }
   get dteEsz(): number { return this.abi.dteEsz; }
+  get cteEsz(): number { return this.abi.cteEsz; }
   get iteEsz(): number { return this.abi.iteEsz; }
   get iidr(): number { return gitsIidrValue(this._abiRev); }
   get typer(): bigint { return gitsTyperValue(this.abi.iteEsz); }
@@ -343,6 +346,102 @@ export class Its implements ItsCommandHost {
     const result = r < 0 ? r : r > 0 ? 0 : 1;
     recordItsMsi(this.stats, result);
     return result;
+  }
+
+  // ---- userspace ioctls (its-ioctl.ts calls these under the VM's lock protocol) -----------
+
+  /**
+   * KVM_DEV_ARM_ITS_SAVE_TABLES with the selected ABI (only revision 0
+   * exists): 0, -EINVAL or -EFAULT (its-abi-v0.ts). Called with kvm.lock,
+   * every vcpu.mutex, config_lock and its_lock held (not cmd_lock); takes none.
+   */
+  saveTables(): number {
+    switch (this._abiRev) {
+      case 0: return itsSaveTablesV0(this);
+      default: return -EINVAL; // unreachable: setAbi accepts only known revisions
+    }
+  }
+
+  /**
+   * KVM_DEV_ARM_ITS_RESTORE_TABLES with the selected ABI: 0, -EINVAL, -EEXIST
+   * or -EFAULT; on error the ITS is left with no devices and no collections
+   * (its-abi-v0.ts). Called with kvm.lock, every vcpu.mutex, config_lock and
+   * its_lock held (not cmd_lock); takes none.
+   */
+  restoreTables(): number {
+    switch (this._abiRev) {
+      case 0: return itsRestoreTablesV0(this);
+      default: return -EINVAL;
+    }
+  }
+
+  /**
+   * KVM_DEV_ARM_ITS_CTRL_RESET (vgic_its_reset, spec 6.2, 9.33): clear Valid
+   * in BASER0/BASER1 keeping every other field (ABI entry size, type,
+   * address, Indirect, Size), zero CBASER/CREADR/CWRITER, disable, free every
+   * device (dropping LPI references) and collection, empty this ITS's
+   * translation cache. The ABI revision is unchanged. Called with kvm.lock,
+   * every vcpu.mutex, config_lock and its_lock held (not cmd_lock: no vCPU
+   * can be inside a register access while their mutexes are held); takes none.
+   */
+  reset(): void {
+    this._baser[0] &= ~GITS_BASER_VALID;
+    this._baser[1] &= ~GITS_BASER_VALID;
+    this._cbaser = 0n;
+    this._creadr = 0;
+    this._cwriter = 0;
+    this.setEnabled(false);
+    this.tr.freeAllDevices();
+    this.tr.freeAllCollections();
+    // Freeing a device empties the cache; KVM's reset does nothing more. An
+    // ITS without devices has no cached translation either, so this only
+    // makes "no cached state" (the documented guarantee) independent of that.
+    this.cache.invalidate(this.index);
+  }
+
+  /**
+   * GRP_ITS_REGS get (its-uaccess.ts): ret 0 and the value a guest read
+   * returns, or ret -ENXIO. Called with kvm.lock, every vcpu.mutex and
+   * config_lock held, after the alignment and base checks.
+   */
+  uaccessRead(offset: number): { ret: number; value: bigint } {
+    return itsUaccessRead(this, offset);
+  }
+
+  /**
+   * GRP_ITS_REGS set (its-uaccess.ts): 0 or -errno (-ENXIO, -EINVAL, -EBUSY).
+   * Called with kvm.lock, every vcpu.mutex and config_lock held, after the
+   * alignment and base checks; takes cmd_lock / its_lock as a guest write would.
+   */
+  uaccessWrite(offset: number, value: bigint): number {
+    return itsUaccessWrite(this, offset, value);
+  }
+
+  /** GRP_ITS_REGS has_attr: -EINVAL (misaligned), -ENXIO (no register) or 0. No locks, no state. */
+  uaccessHas(offset: number): number {
+    return itsUaccessHas(offset);
+  }
+
+  /**
+   * vgic_its_set_abi + the revision's commit: select ABI `rev` (a known
+   * revision; its-uaccess.ts checks) and rewrite the Entry_Size fields of
+   * BASER0/BASER1 to its DTE/CTE sizes (8 bytes for revision 0), whatever
+   * the enable state. 0, or -EINVAL for an unknown revision.
+   */
+  setAbi(rev: number): number {
+    const abi = ITS_TABLE_ABI_VERSIONS[rev];
+    if (abi === undefined) return -EINVAL;
+    this._abiRev = rev;
+    this.abi = abi;
+    const esz = (n: number) => BigInt(n - 1) << BigInt(GITS_BASER_ENTRY_SIZE_SHIFT);
+    this._baser[0] = (this._baser[0] & ~GITS_BASER_ENTRY_SIZE_MASK) | esz(abi.dteEsz);
+    this._baser[1] = (this._baser[1] & ~GITS_BASER_ENTRY_SIZE_MASK) | esz(abi.cteEsz);
+    return 0;
+  }
+
+  /** Store CREADR (the userspace CREADR write, its-uaccess.ts). Called with cmd_lock held, offset checked. */
+  setCreadr(offset: number): void {
+    this._creadr = offset;
   }
 
   // ---- lifetime --------------------------------------------------------------------------
