@@ -17,3 +17,20 @@ export type { LockClassStats, LockStatLevel } from './sync/index.js';
 export type { MemslotSpec } from './mem/index.js';
 export * as errno from './uapi/errno.js';
 export { errnoName } from './uapi/errno.js';
+export { VgicV3Device } from './vgic/vgic-v3-device.js';
+export { UPSTREAM, V7_2017, LOCK_PROTOCOLS, type LockProtocol, type LockStep, type LockRef } from './vgic/lock-protocol.js';
+export {
+  translationView, compareTranslation, formatDifferences,
+  type TranslationView, type ItsView, type MappingView, type LpiView, type Difference,
+} from './vgic/equivalence.js';
+export {
+  saveVm, restoreVm, migrate, saveItsTables, savePendingTables, readItsRegisters, readRedistributors, readRam,
+  createVmForSnapshot, loadRam, loadResults, restoreRedistributors, setItsBases, restoreItsRegisters, restoreItsTables,
+  restoreItsCtlr, MigrationError, type RestoreOptions,
+} from './migrate/steps.js';
+export {
+  encodeSnapshot, decodeSnapshot, writeSnapshotFile, readSnapshotFile, SNAPSHOT_VERSION,
+  type VmSnapshot, type VmSnapshotHeader,
+} from './migrate/snapshot.js';
+export { runInjectors, type InjectorPlan, type InjectorResult } from './vgic/injectors.js';
+export { waitForWord, waitUntil } from './sync/wait.js';

@@ -21,3 +21,8 @@ export async function waitForWord(
     clearInterval(keepAlive);
   }
 }
+
+/** Wait until `ok()` holds, re-checking every `sliceMs` (for state spread over several words). */
+export function waitUntil(ok: () => boolean, timeoutMs = 30_000, sliceMs = 5): Promise<boolean> {
+  return waitForWord(new Int32Array(new SharedArrayBuffer(4)), 0, () => ok(), timeoutMs, sliceMs);
+}

@@ -6,6 +6,8 @@
  *   OP_ITS_MSI     [devid, eventid]               -> 1, 0 or -errno
  *   OP_ITS_STATS, OP_ITS_RESULT_COUNT             (inspection, see its-ops.ts)
  *   OP_ITS_SNAPSHOT [queryId]                      -> bulk ItsSnapshot, 0
+ *   OP_ITS_CTRL    [attr]                          -> SAVE/RESTORE/RESET under the lock protocol
+ *   OP_ITS_UACCESS [write, offset, lo, hi, baseSet] -> GRP_ITS_REGS under the lock protocol
  * A trapped vCPU access arrives here while the vCPU holds its vcpu.mutex and
  * waits; the locks taken here (cmd_lock, its_lock) are the kernel's, taken on
  * this thread on the requester's behalf. The VMM writes the ITS record
@@ -20,7 +22,9 @@ import { VGIC_DEVICE_KEY, type VgicShared } from '../layout.js';
 import { Vgic } from '../vgic.js';
 import { VgicState } from '../vgic-state.js';
 import { Its } from './its.js';
-import { OP_ITS_MSI, OP_ITS_RESULT_COUNT, OP_ITS_SNAPSHOT, OP_ITS_STATS } from './its-ops.js';
+import { OP_ITS_CTRL, OP_ITS_MSI, OP_ITS_RESULT_COUNT, OP_ITS_SNAPSHOT, OP_ITS_STATS, OP_ITS_UACCESS } from './its-ops.js';
+import { ItsIoctl } from './its-ioctl.js';
+import { pathLocks } from '../lock-protocol.js';
 import { itsResultCount } from './its-stats.js';
 
 export interface ItsActorInit {
@@ -55,6 +59,8 @@ export default function createItsActor(ctx: ActorContext<VmRuntime>, init: ItsAc
     movallAllLpis: shared.movallAllLpis,
   });
 
+  const ioctl = new ItsIoctl(rt, its, pathLocks(rt, init), shared.lockProtocol, shared.blockingVcpuLocks);
+
   return {
     its,
     handle(m, b) {
@@ -77,6 +83,16 @@ export default function createItsActor(ctx: ActorContext<VmRuntime>, init: ItsAc
           const s = its.stats;
           ctx.reply(m, b, 0, s.processed, s.unreadable, s.failed, s.msi.delivered, s.msi.blocked, s.msi.busy,
             its.tr.devices.size, its.tr.collections.size, its.tr.iteCount(), its.enabled ? 1 : 0, its.creadr, its.cwriter);
+          return;
+        }
+        case OP_ITS_CTRL:
+          ctx.reply(m, b, ioctl.ctrl(m[b + M_ARGS]!));
+          return;
+        case OP_ITS_UACCESS: {
+          const value = (BigInt(m[b + M_ARGS + 3]! >>> 0) << 32n) | BigInt(m[b + M_ARGS + 2]! >>> 0);
+          const r = ioctl.regs(m[b + M_ARGS]! !== 0, m[b + M_ARGS + 1]! >>> 0, value, m[b + M_ARGS + 4]! !== 0);
+          const v = r.value ?? 0n;
+          ctx.reply(m, b, r.ret, Number(v & 0xffff_ffffn) | 0, Number((v >> 32n) & 0xffff_ffffn) | 0);
           return;
         }
         case OP_ITS_SNAPSHOT:
