@@ -10,16 +10,19 @@
  * caching (the slow path still translates), so throughput degrades smoothly.
  */
 import { spinLock, spinUnlock } from './spinlock.js';
-import { K_COUNT, K_LOCK, K_SEQ, type VgicState } from './vgic-state.js';
+import { CACHE_ENTRY_WORDS, K_COUNT, K_LOCK, K_SEQ, L_GEN, type VgicState } from './vgic-state.js';
 
 function hash(key: number): number {
   return Math.imul(key ^ (key >>> 15), 0x2c1b3c6d) >>> 0;
 }
 
 export class ItsCache {
+  /** Incarnation of the LPI the last successful lookup() returned (pass it to Vgic.setPending). */
+  lastGen = 0;
+
   constructor(readonly st: VgicState, readonly tid: number) {}
 
-  /** INTID cached for (devid, eventid) on ITS `its`, or -1 on a miss. */
+  /** INTID cached for (devid, eventid) on ITS `its`, or -1 on a miss; its incarnation is in lastGen. */
   lookup(its: number, devid: number, eventid: number): number {
     if (devid > 0xffff || eventid > 0xffff || devid < 0 || eventid < 0) return -1;
     const { i32 } = this.st;
@@ -35,16 +38,22 @@ export class ItsCache {
       if (intid === 0) break;
       if (Atomics.load(i32, e) === key) {
         found = intid;
+        this.lastGen = Atomics.load(i32, e + 2);
         break;
       }
     }
     return Atomics.load(i32, h + K_SEQ) === seq ? found : -1;
   }
 
-  /** vgic_its_cache_translation(): remember (devid, eventid) -> intid. */
+  /**
+   * vgic_its_cache_translation(): remember (devid, eventid) -> intid. Called
+   * under its_lock with the LPI alive (its ITE holds a reference), so the
+   * incarnation read here is the mapping's own.
+   */
   insert(its: number, devid: number, eventid: number, intid: number): void {
     if (devid > 0xffff || eventid > 0xffff) return;
     const { i32 } = this.st;
+    const gen = Atomics.load(i32, this.st.lpi(intid) + L_GEN);
     const h = this.st.cache(its);
     const key = ((devid << 16) | eventid) | 0;
     const cap = this.st.cacheCapacity, mask = cap - 1;
@@ -55,12 +64,14 @@ export class ItsCache {
       const cur = Atomics.load(i32, e + 1);
       if (cur !== 0 && Atomics.load(i32, e) === key) {
         Atomics.store(i32, e + 1, intid); // replaces the older translation for this key
+        Atomics.store(i32, e + 2, gen);
         break;
       }
       if (cur === 0) {
         if (Atomics.load(i32, h + K_COUNT) < (cap * 3) / 4) {
           Atomics.store(i32, e, key);
           Atomics.store(i32, e + 1, intid);
+          Atomics.store(i32, e + 2, gen);
           Atomics.add(i32, h + K_COUNT, 1);
         }
         break;
@@ -78,7 +89,7 @@ export class ItsCache {
     if (Atomics.load(i32, h + K_COUNT) > 0) {
       Atomics.add(i32, h + K_SEQ, 1);
       const first = this.st.cacheEntry(its, 0);
-      i32.fill(0, first, first + 2 * this.st.cacheCapacity);
+      i32.fill(0, first, first + CACHE_ENTRY_WORDS * this.st.cacheCapacity);
       Atomics.store(i32, h + K_COUNT, 0);
       Atomics.add(i32, h + K_SEQ, 1);
     }

@@ -98,7 +98,7 @@ export class MsiInjector {
   /** Cache hit: latch pending and queue, checking nothing else (spec 4.2 step 1). 1, or 0 on a miss. */
   private fastPath(its: number, devid: number, eventid: number): number {
     const intid = this.cache.lookup(its, devid, eventid);
-    return intid >= 0 && this.vgic.setPending(intid) ? 1 : 0;
+    return intid >= 0 && this.vgic.setPending(intid, this.cache.lastGen) ? 1 : 0;
   }
 
   private itsActor(its: number): number {

@@ -50,6 +50,8 @@ export const L_TARGET = 4;
 export const L_QUEUED_ON = 5;
 /** Deliveries (acknowledges) of this LPI, for conservation checks. */
 export const L_DELIVERED = 6;
+/** Incarnation: bumped each time the INTID is created, so a cached translation cannot reach a successor. */
+export const L_GEN = 7;
 const LPI_WORDS = 8;
 export const F_ENABLED = 1, F_PENDING = 2;
 
@@ -61,6 +63,8 @@ const ITS_WORDS = 8;
 /** Seqlock sequence (odd while written), write spinlock, live entries. */
 export const K_SEQ = 0, K_LOCK = 1, K_COUNT = 2;
 const CACHE_HEADER = 4;
+/** Words per cache entry: [key, intid (0 = empty), LPI incarnation]. */
+export const CACHE_ENTRY_WORDS = 3;
 
 export interface VgicStateOptions {
   nrVcpus: number;
@@ -127,13 +131,13 @@ export class VgicState {
     return this.itsBase + n * ITS_WORDS;
   }
 
-  /** Word index of ITS `n`'s translation cache header (K_*); entries follow as [key+1, intid] pairs. */
+  /** Word index of ITS `n`'s translation cache header (K_*); CACHE_ENTRY_WORDS-word entries follow. */
   cache(n: number): number {
-    return this.cacheBase + n * (CACHE_HEADER + 2 * this.cacheCapacity);
+    return this.cacheBase + n * (CACHE_HEADER + CACHE_ENTRY_WORDS * this.cacheCapacity);
   }
 
   cacheEntry(n: number, slot: number): number {
-    return this.cache(n) + CACHE_HEADER + 2 * slot;
+    return this.cache(n) + CACHE_HEADER + CACHE_ENTRY_WORDS * slot;
   }
 
   propbaser(): bigint {
@@ -173,6 +177,6 @@ function layout(nrVcpus: number, cacheCapacity: number) {
   const lpi = cpu + nrVcpus * cpuWords;
   const its = lpi + NR_INTIDS * LPI_WORDS;
   const cache = its + MAX_ITS * ITS_WORDS;
-  const total = cache + MAX_ITS * (CACHE_HEADER + 2 * cacheCapacity) + 2;
+  const total = cache + MAX_ITS * (CACHE_HEADER + CACHE_ENTRY_WORDS * cacheCapacity) + 2;
   return { cpuWords, cpu, lpi, its, cache, total };
 }

@@ -21,7 +21,7 @@ import {
 import { spinLock, spinUnlock } from './spinlock.js';
 import {
   C_ACKED, C_AP_COUNT, C_AP_LOCK, C_EOIED, C_GICR_CTLR, C_PTZ, D_ACKED, D_GICD_CTLR, D_LPI_LOCK, F_ENABLED, F_PENDING,
-  INTID_SPURIOUS, L_DELIVERED, L_FLAGS, L_LOCK, L_PRIORITY, L_QUEUED_ON, L_REFS, L_TARGET, NR_INTIDS, VgicState,
+  INTID_SPURIOUS, L_DELIVERED, L_FLAGS, L_GEN, L_LOCK, L_PRIORITY, L_QUEUED_ON, L_REFS, L_TARGET, NR_INTIDS, VgicState,
 } from './vgic-state.js';
 import { REQ_IRQ_PENDING } from '../kvm/vcpu-block.js';
 
@@ -97,6 +97,7 @@ export class Vgic {
       Atomics.store(i32, l + L_QUEUED_ON, -1);
       const pending = target >= 0 && this.consumePendingBit(target, intid);
       Atomics.store(i32, l + L_FLAGS, (lpiPropEnabled(cfg) ? F_ENABLED : 0) | (pending ? F_PENDING : 0));
+      Atomics.add(i32, l + L_GEN, 1);
       Atomics.store(i32, l + L_REFS, 1);
       spinUnlock(i32, l + L_LOCK);
     } finally {
@@ -133,12 +134,16 @@ export class Vgic {
 
   // ---- state changes ----------------------------------------------------------
 
-  /** Latch pending (an MSI or INT) and queue it. Returns false if the LPI no longer exists. */
-  setPending(intid: number): boolean {
+  /**
+   * Latch pending (an MSI or INT) and queue it. Returns false if the LPI no
+   * longer exists, or (with `gen`, from a cached translation) if the INTID
+   * has been freed and created again since: that is another mapping's LPI.
+   */
+  setPending(intid: number, gen?: number): boolean {
     const { i32 } = this;
     const l = this.st.lpi(intid);
     spinLock(i32, l + L_LOCK, this.tid);
-    if (Atomics.load(i32, l + L_REFS) === 0) {
+    if (Atomics.load(i32, l + L_REFS) === 0 || (gen !== undefined && Atomics.load(i32, l + L_GEN) !== gen)) {
       spinUnlock(i32, l + L_LOCK);
       return false;
     }
