@@ -33,6 +33,11 @@ export class Doorbell {
     this.ringAlways();
   }
 
+  /** Consumer: is a control request flagged? (Does not take it.) */
+  controlRequested(): boolean {
+    return Atomics.load(this.i32, CONTROL) !== 0;
+  }
+
   /** Consumer: take the control flag. */
   takeControl(): boolean {
     return Atomics.load(this.i32, CONTROL) !== 0 && Atomics.exchange(this.i32, CONTROL, 0) !== 0;

@@ -86,14 +86,16 @@ export class ActorHost<C> {
       for (const h of this.hosted) if (h.mailbox.pending()) return true;
       return false;
     };
+    // A control request (spawn, stop) is work too: parking without checking it loses its wake-up.
+    const hasWork = (): boolean => doorbell.controlRequested() || anyPending();
     for (;;) {
       if (doorbell.takeControl() && (await this.control())) return;
       let n = 0;
       for (const h of this.hosted) n += h.mailbox.drain(h.dispatch, BATCH);
       if (n > 0) continue;
       let spins = 0;
-      while (spins < SPINS && !anyPending()) spins++;
-      if (spins === SPINS) doorbell.park(anyPending);
+      while (spins < SPINS && !hasWork()) spins++;
+      if (spins === SPINS) doorbell.park(hasWork);
     }
   }
 
