@@ -5,6 +5,7 @@
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   demo: { summary: 'start a VM, show save-style locking against running vCPUs, print lock statistics', load: () => import('./demo.js') },
+  'lpi-stress': { summary: 'the vgic_lpi_stress workload: --vcpus --devices --events --iterations --its --json', load: () => import('./lpi-stress.js') },
   bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick', load: () => import('./bench.js') },
 };
 
@@ -30,7 +31,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`vgic-lab: ${(e as Error)?.stack ?? e}\n`);
-    process.exit(1);
+    // Bad options are the user's to fix: the message is enough. Anything else is a bug: show the stack.
+    const usage = e instanceof RangeError || e instanceof TypeError || (e as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`vgic-lab: ${usage ? (e as Error).message : (e as Error)?.stack ?? e}\n`);
+    process.exit(usage ? 2 : 1);
   },
 );
