@@ -1,0 +1,6 @@
+/** The benchmark harness: registry, runner and report (used by `vgic-lab bench`). */
+export { allBenchmarks, select, references, SUITES, type Selection } from './registry.js';
+export { runSuite, type Report, type Figure, type MachineInfo, type SuiteOptions, type TargetResult } from './runner.js';
+export { renderText, toJson, JSON_SCHEMA } from './report.js';
+export { summarize, quantile, type Summary } from './stats.js';
+export { BUDGETS, type Benchmark, type Budget, type BudgetName, type RunContext, type Session, type Target } from './types.js';
