@@ -7,10 +7,14 @@
 import { Doorbell, DOORBELL_WORDS } from './doorbell.js';
 import { Mailbox, mailboxWords } from './mailbox.js';
 import { ReplyBoard, REPLY_WORDS } from './reply.js';
+import { alignedSharedBuffer } from '../sync/shared-buffer.js';
 
 const D_MAX_ACTORS = 0, D_CAPACITY = 1, D_ACTORS = 2, D_MAX_HOSTS = 3, D_REPLY_SLOTS = 4, D_HOSTS = 5;
 const HEADER_WORDS = 16;
+/** Words per actor record; the table is padded to whole cache lines so the rings start on one. */
 const ACTOR_WORDS = 4;
+const LINE_WORDS = 16;
+const tableWords = (maxActors: number) => Math.ceil((maxActors * ACTOR_WORDS) / LINE_WORDS) * LINE_WORDS;
 const A_STATE = 0, A_HOST = 1;
 export const ACTOR_FREE = 0, ACTOR_LIVE = 1, ACTOR_DEAD = 2;
 
@@ -40,9 +44,9 @@ export class ActorDirectory {
     const capacity = options.mailboxCapacity ?? 1024;
     const replySlots = options.replySlots ?? 512;
     const maxHosts = maxActors;
-    const words = HEADER_WORDS + maxActors * ACTOR_WORDS + maxHosts * DOORBELL_WORDS +
+    const words = HEADER_WORDS + tableWords(maxActors) + maxHosts * DOORBELL_WORDS +
       replySlots * REPLY_WORDS + maxActors * mailboxWords(capacity);
-    const buffer = new SharedArrayBuffer(words * 4);
+    const buffer = alignedSharedBuffer(words * 4);
     const i32 = new Int32Array(buffer);
     i32[D_MAX_ACTORS] = maxActors;
     i32[D_CAPACITY] = capacity;
@@ -60,7 +64,7 @@ export class ActorDirectory {
     this.maxHosts = this.i32[D_MAX_HOSTS]!;
     const replySlots = this.i32[D_REPLY_SLOTS]!;
     this.tableBase = HEADER_WORDS;
-    this.doorbellBase = this.tableBase + this.maxActors * ACTOR_WORDS;
+    this.doorbellBase = this.tableBase + tableWords(this.maxActors);
     const replyBase = this.doorbellBase + this.maxHosts * DOORBELL_WORDS;
     this.replies = new ReplyBoard(this.i32.subarray(replyBase, replyBase + replySlots * REPLY_WORDS));
     this.ringBase = replyBase + replySlots * REPLY_WORDS;

@@ -13,9 +13,13 @@ export class Doorbell {
   /** `i32`: DOORBELL_WORDS words of a SharedArrayBuffer. */
   constructor(readonly i32: Int32Array) {}
 
-  /** Producer: wake the consumer if it is parked (or about to park). */
+  /**
+   * Producer: wake the consumer if it is parked (or about to park). Taking the
+   * flag makes one producer per park pay for the notify, not every producer
+   * until the consumer runs again.
+   */
   ring(): void {
-    if (Atomics.load(this.i32, PARKED) !== 0) {
+    if (Atomics.load(this.i32, PARKED) !== 0 && Atomics.exchange(this.i32, PARKED, 0) !== 0) {
       Atomics.add(this.i32, COUNT, 1);
       Atomics.notify(this.i32, COUNT);
     }

@@ -7,6 +7,7 @@
  *   Running/Paused --guest returns, throws, destroy, worker death--> Exited
  */
 import { Doorbell, DOORBELL_WORDS } from '../actors/doorbell.js';
+import { alignedSharedBuffer } from '../sync/shared-buffer.js';
 
 export const VCPU_CREATED = 0, VCPU_RUNNING = 1, VCPU_PAUSED = 2, VCPU_EXITED = 3;
 export const VCPU_STATE_NAMES = ['created', 'running', 'paused', 'exited'] as const;
@@ -32,6 +33,8 @@ export const V_STATE = 0, V_REQUESTS = 1, V_EXIT_REASON = 2, V_TID = 3, V_HAS_RU
   V_PAUSE_EPOCH = 10, V_PAUSE_ACK = 11;
 const V_DOORBELL = 16;
 const VCPU_WORDS = V_DOORBELL + DOORBELL_WORDS;
+/** A cache line, so every vCPU's words start on one. */
+const HEADER_WORDS = 16;
 
 export class VcpuBlock {
   readonly i32: Int32Array;
@@ -41,7 +44,7 @@ export class VcpuBlock {
   private readonly doorbells: Doorbell[];
 
   static create(nrVcpus: number, resultWords: number): SharedArrayBuffer {
-    const buffer = new SharedArrayBuffer((4 + nrVcpus * VCPU_WORDS + nrVcpus * resultWords) * 4);
+    const buffer = alignedSharedBuffer((HEADER_WORDS + nrVcpus * VCPU_WORDS + nrVcpus * resultWords) * 4);
     const i32 = new Int32Array(buffer);
     i32[0] = nrVcpus;
     i32[1] = resultWords;
@@ -52,7 +55,7 @@ export class VcpuBlock {
     this.i32 = new Int32Array(buffer);
     this.nrVcpus = this.i32[0]!;
     this.resultWords = this.i32[1]!;
-    const rbase = 4 + this.nrVcpus * VCPU_WORDS;
+    const rbase = HEADER_WORDS + this.nrVcpus * VCPU_WORDS;
     this.results = Array.from({ length: this.nrVcpus }, (_, i) =>
       this.i32.subarray(rbase + i * this.resultWords, rbase + (i + 1) * this.resultWords));
     this.doorbells = Array.from({ length: this.nrVcpus }, (_, i) => {
@@ -63,7 +66,7 @@ export class VcpuBlock {
 
   /** Index of word `w` of vCPU `id`. */
   word(id: number, w: number): number {
-    return 4 + id * VCPU_WORDS + w;
+    return HEADER_WORDS + id * VCPU_WORDS + w;
   }
 
   state(id: number): number {

@@ -9,6 +9,7 @@
  * lock records | per-lock stats (Float64). Offsets are derived from the
  * capacities stored in the header, so attaching needs only the buffer.
  */
+import { alignedSharedBuffer } from './shared-buffer.js';
 import { utf8Decode, utf8Encode } from './text.js';
 
 const MAGIC = 0x76676c61; // 'vgla'
@@ -78,7 +79,7 @@ export class LockArena {
     const maxThreads = capacity.threads ?? 256;
     const words = HEADER_WORDS + maxClasses * NAME_WORDS + maxThreads * THREAD_WORDS + maxLocks * LOCK_WORDS;
     const statOffsetBytes = Math.ceil((words * 4) / 64) * 64;
-    const buffer = new SharedArrayBuffer(statOffsetBytes + maxLocks * STAT_WORDS * 8);
+    const buffer = alignedSharedBuffer(statOffsetBytes + maxLocks * STAT_WORDS * 8);
     const h = new Int32Array(buffer, 0, HEADER_WORDS);
     h[H_MAGIC] = MAGIC;
     h[H_MAX_LOCKS] = maxLocks;

@@ -8,6 +8,7 @@
  * Mirrors struct vgic_dist / vgic_cpu / vgic_irq (arch/arm64/kvm/vgic/).
  */
 import { GIC_LPI_MAX_INTID, GIC_LPI_OFFSET } from '../uapi/gic-fields.js';
+import { alignedSharedBuffer } from '../sync/shared-buffer.js';
 
 /** Number of INTIDs the LPI table covers (16 ID bits, KVM's INTERRUPT_ID_BITS_ITS). */
 export const NR_INTIDS = GIC_LPI_MAX_INTID + 1;
@@ -30,6 +31,8 @@ export const D_NR_ITS = 3;
 export const D_LPI_LOCK = 4;
 /** LPI delivery counters for conservation checks: signalled (accepted MSIs/INTs), acknowledged. */
 export const D_ACKED = 5;
+/** Geometry, written at creation: vCPU count and translation-cache slots per ITS. */
+const D_NR_VCPUS = 14, D_CACHE_CAPACITY = 15;
 const DIST_WORDS = 16;
 
 // ---- per vCPU (redistributor + ap_list) ------------------------------------
@@ -87,10 +90,10 @@ export class VgicState {
     const cap = o.cacheCapacity ?? 4096;
     if (cap < 2 || (cap & (cap - 1)) !== 0) throw new RangeError('gic.cacheCapacity must be a power of two >= 2');
     const words = layout(o.nrVcpus, cap).total;
-    const buffer = new SharedArrayBuffer(words * 4);
+    const buffer = alignedSharedBuffer(words * 4);
     const i32 = new Int32Array(buffer);
-    i32[words - 2] = o.nrVcpus;
-    i32[words - 1] = cap;
+    i32[D_NR_VCPUS] = o.nrVcpus;
+    i32[D_CACHE_CAPACITY] = cap;
     const s = new VgicState(buffer);
     for (let i = 0; i < NR_INTIDS; i++) {
       i32[s.lpi(i) + L_TARGET] = -1;
@@ -101,8 +104,8 @@ export class VgicState {
 
   constructor(readonly buffer: SharedArrayBuffer) {
     this.i32 = new Int32Array(buffer);
-    this.nrVcpus = this.i32[this.i32.length - 2]!;
-    this.cacheCapacity = this.i32[this.i32.length - 1]!;
+    this.nrVcpus = this.i32[D_NR_VCPUS]!;
+    this.cacheCapacity = this.i32[D_CACHE_CAPACITY]!;
     const l = layout(this.nrVcpus, this.cacheCapacity);
     this.cpuBase = l.cpu;
     this.cpuWords = l.cpuWords;
@@ -177,6 +180,6 @@ function layout(nrVcpus: number, cacheCapacity: number) {
   const lpi = cpu + nrVcpus * cpuWords;
   const its = lpi + NR_INTIDS * LPI_WORDS;
   const cache = its + MAX_ITS * ITS_WORDS;
-  const total = cache + MAX_ITS * (CACHE_HEADER + CACHE_ENTRY_WORDS * cacheCapacity) + 2;
+  const total = cache + MAX_ITS * (CACHE_HEADER + CACHE_ENTRY_WORDS * cacheCapacity);
   return { cpuWords, cpu, lpi, its, cache, total };
 }
