@@ -19,29 +19,17 @@ import { ItsCache } from '../dist/src/vgic/its-cache.js';
 import { defaultItsBase, GICD_BASE, GICR_BASE } from '../dist/src/vgic/layout.js';
 import {
   acks, acksPerVcpu, barrier, bootConsoleVm, doorbell, expectDeliveredOn, lpiState, msi, R_VIOLATIONS, SCRATCH_GPA,
-  waitAcks, type ConsoleVm, type GuestConsole, type Step,
+  waitAcks, type ConsoleVm, type GuestConsole, type Step, mapSteps as map, cmdsStep as cmds, deliverOn,
 } from './helpers/e2e-console.js';
+
+const deliver = (its: number, devid: number, eventId: number, intid: number, v: number) => deliverOn(vm, its, devid, eventId, intid, v);
 
 let booted: ConsoleVm;
 let vm: GicVm;
 let con: GuestConsole[];
 let c0: GuestConsole;
 
-/** Config bytes (enabled or not), MAPD, MAPTIs, wait: the guest maps `events` ([eventId, intid, icid]) of `devid` on ITS `its`. */
-function map(its: number, devid: number, events: [number, number, number][], enabled = true, bits = 4): Step[] {
-  return [
-    { op: 'lpi', list: events.map(([, intid]) => [intid, enabled]) },
-    { op: 'cmds', its, list: [['mapd', devid, bits], ...events.map(([e, intid, icid]) => ['mapti', devid, e, intid, icid])] },
-  ];
-}
-const cmds = (its: number, ...list: unknown[][]): Step => ({ op: 'cmds', its, list });
 
-/** An MSI that must be accepted and then handled by vCPU `v` (its n-th time there). */
-async function deliver(its: number, devid: number, eventId: number, intid: number, v: number): Promise<void> {
-  const before = acks(vm, v, intid);
-  expect(await msi(vm, its, devid, eventId), `MSI ${its}/${devid}/${eventId}`).toBe(1);
-  await waitAcks(vm, v, intid, before + 1);
-}
 
 const cacheSize = (its: number) => new ItsCache(vm.gic.st, vm.rt.tid).size(its);
 

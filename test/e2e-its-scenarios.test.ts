@@ -14,29 +14,19 @@ import { runInjectors } from '../dist/src/vgic/injectors.js';
 import { GITS_CREADR, GITS_CWRITER } from '../dist/src/uapi/gits.js';
 import {
   acks, acksPerVcpu, barrier, bootConsoleVm, doorbell, expectDeliveredOn, lpiState, msi, R_TOTAL, R_VIOLATIONS,
-  waitAcks, type ConsoleVm, type GuestConsole, type Step,
+  waitAcks, type ConsoleVm, type GuestConsole, type Step, mapSteps as map, cmdsStep as cmds, deliverOn,
 } from './helpers/e2e-console.js';
+
+const deliver = (its: number, devid: number, eventId: number, intid: number, v: number) => deliverOn(vm, its, devid, eventId, intid, v);
 
 let booted: ConsoleVm;
 let vm: GicVm;
 let con: GuestConsole[];
 let c0: GuestConsole;
 
-function map(its: number, devid: number, events: [number, number, number][], enabled = true, bits = 4): Step[] {
-  return [
-    { op: 'lpi', list: events.map(([, intid]) => [intid, enabled]) },
-    { op: 'cmds', its, list: [['mapd', devid, bits], ...events.map(([e, intid, icid]) => ['mapti', devid, e, intid, icid])] },
-  ];
-}
-const cmds = (its: number, ...list: unknown[][]): Step => ({ op: 'cmds', its, list });
 const totals = () => Array.from({ length: 4 }, (_, v) => Atomics.load(vm.results(v), R_TOTAL));
 const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
 
-async function deliver(its: number, devid: number, eventId: number, intid: number, v: number): Promise<void> {
-  const before = acks(vm, v, intid);
-  expect(await msi(vm, its, devid, eventId), `MSI ${its}/${devid}/${eventId}`).toBe(1);
-  await waitAcks(vm, v, intid, before + 1);
-}
 
 beforeAll(async () => {
   booted = await bootConsoleVm({ vcpus: 4, gic: { its: 2 } });

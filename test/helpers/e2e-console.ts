@@ -167,3 +167,21 @@ export function expectDeliveredOn(vm: GicVm, intid: number, v: number, n = 1): v
 export function msi(vm: GicVm, its: number, devid: number, eventId: number): Promise<number> {
   return vm.signalMsi({ address: doorbell(its), devid, data: eventId });
 }
+
+/** Steps that make the guest map `events` ([eventId, intid, icid]) of `devid` on ITS `its`: config bytes, MAPD, MAPTIs. */
+export function mapSteps(its: number, devid: number, events: [number, number, number][], enabled = true, bits = 4): Step[] {
+  return [
+    { op: 'lpi', list: events.map(([, intid]) => [intid, enabled]) },
+    { op: 'cmds', its, list: [['mapd', devid, bits], ...events.map(([e, intid, icid]) => ['mapti', devid, e, intid, icid])] },
+  ];
+}
+
+/** A step issuing ITS commands on ITS `its`. */
+export const cmdsStep = (its: number, ...list: unknown[][]): Step => ({ op: 'cmds', its, list });
+
+/** An MSI that must be accepted (1) and then handled once more by vCPU `v`. */
+export async function deliverOn(vm: GicVm, its: number, devid: number, eventId: number, intid: number, v: number): Promise<void> {
+  const before = acks(vm, v, intid);
+  expect(await msi(vm, its, devid, eventId), `MSI ${its}/${devid}/${eventId}`).toBe(1);
+  await waitAcks(vm, v, intid, before + 1);
+}
