@@ -458,10 +458,3 @@ export class Vm {
     });
   }
 }
-
-/** Create a VM (see VmOptions). */
-export function createVm(options: VmOptions = {}): Promise<Vm> {
-  return Vm.create(options);
-}
-
-export { VCPU_PAUSED };

@@ -6,7 +6,7 @@
  * the same run and settled the same way before every sample. Between rounds
  * every VM stays paused, so the open sessions leave the CPUs alone.
  */
-import { createVm, type Vm } from '../../kvm/vm.js';
+import { Vm } from '../../kvm/vm.js';
 import { errnoName } from '../../uapi/errno.js';
 import { controlBlock, C_READY } from '../agents/batch.js';
 import { W_ACK, W_REQ } from '../agents/wake.js';
@@ -73,7 +73,7 @@ function pauseBench(guest: 'spin' | 'idle', vcpus: number): Benchmark {
     unit: 'µs',
     baseline: wakeRtt.name,
     async open(ctx): Promise<Session> {
-      const vm = await createVm({ vcpus, guest });
+      const vm = await Vm.create({ vcpus, guest });
       try {
         check('vm.start()', await vm.start());
         check('vm.pause()', await vm.pause());
