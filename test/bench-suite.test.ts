@@ -25,6 +25,10 @@ const REQUIRED = [
   'lock.bare-pair', 'lock.mutex-off', 'lock.mutex-counts', 'lock.mutex-full',
   'mailbox.raw-ring', 'mailbox.postmessage', 'mailbox.actor',
   'pause.wake-rtt', 'pause.idle-1', 'pause.idle-4', 'pause.idle-8', 'pause.spin-1', 'pause.spin-4', 'pause.spin-8',
+  'lpi.raw-two-hop', 'lpi.stress-1-1-1', 'lpi.stress-4-4-16', 'lpi.stress-16-16-16', 'lpi.cache-fits', 'lpi.cache-overflow',
+  'lpi.pingpong-oneway', 'lpi.inject-ack',
+  ...['1k', '64k', '1m'].flatMap((s) => ['dataview-write', 'save-tables', 'dataview-read', 'restore-tables'].map((f) => `save.${f}-${s}`)),
+  'save.vm-cycle-8x64k',
 ];
 
 interface JsonFigure {
@@ -62,6 +66,11 @@ describe('vgic-lab bench', () => {
     expect(byName.get('lock.mutex-off')!.baseline).toBe('lock.bare-pair');
     expect(byName.get('mailbox.actor')!.targets.map((t) => t.against)).toEqual(['mailbox.raw-ring', 'mailbox.postmessage']);
     expect(byName.get('pause.spin-8')!.baseline).toBe('pause.wake-rtt');
+    expect(byName.get('lpi.stress-1-1-1')!.baseline).toBe('lpi.raw-two-hop');
+    expect(byName.get('lpi.cache-overflow')!.baseline).toBe('lpi.cache-fits');
+    expect(byName.get('lpi.inject-ack')!.baseline).toBe('lpi.pingpong-oneway');
+    expect(byName.get('save.save-tables-1m')!.baseline).toBe('save.dataview-write-1m');
+    expect(byName.get('save.restore-tables-64k')!.baseline).toBe('save.dataview-read-64k');
   });
 
   it('runs a selection together with the baselines it needs, and prints a table', async () => {

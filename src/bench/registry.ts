@@ -3,14 +3,18 @@
  * src/bench/suites/<name>.ts (exporting Benchmark[]) and listing it here.
  */
 import { lockBenchmarks } from './suites/lock.js';
+import { lpiBenchmarks } from './suites/lpi.js';
 import { mailboxBenchmarks } from './suites/mailbox.js';
 import { pauseBenchmarks } from './suites/pause.js';
+import { saveRestoreBenchmarks } from './suites/save-restore.js';
 import type { Benchmark } from './types.js';
 
 export const SUITES: readonly (readonly Benchmark[])[] = [
   lockBenchmarks,
   mailboxBenchmarks,
   pauseBenchmarks,
+  lpiBenchmarks,
+  saveRestoreBenchmarks,
 ];
 
 export function allBenchmarks(): Benchmark[] {
