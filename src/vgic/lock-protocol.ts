@@ -64,9 +64,12 @@ export function resolveLockProtocol(p: string | LockProtocol | undefined, option
   const refs: LockRef[] = ['kvm.lock', 'vcpu.mutex[all]', 'config_lock', 'its.cmd_lock', 'its.its_lock'];
   for (const path of ['itsCtrl', 'itsRegs', 'savePending'] as const) {
     const steps = p?.[path];
-    if (!Array.isArray(steps) || !steps.every((s) => refs.includes(s?.lock) && (s.mode === 'lock' || s.mode === 'trylock'))) {
-      throw new TypeError(`${option}.${path} must be an array of { lock: ${refs.join(' | ')}, mode: 'lock' | 'trylock' }`);
+    // SAVE_PENDING_TABLES belongs to the vgic-v3 device: it has no ITS locks to take.
+    const allowed = path === 'savePending' ? refs.filter((r) => !r.startsWith('its.')) : refs;
+    if (!Array.isArray(steps) || !steps.every((s) => allowed.includes(s?.lock) && (s.mode === 'lock' || s.mode === 'trylock'))) {
+      throw new TypeError(`${option}.${path} must be an array of { lock: ${allowed.join(' | ')}, mode: 'lock' | 'trylock' }`);
     }
+    if (new Set(steps.map((s) => s.lock)).size !== steps.length) throw new TypeError(`${option}.${path} names a lock twice`);
   }
   return { name: String(p.name ?? 'custom'), itsCtrl: p.itsCtrl, itsRegs: p.itsRegs, savePending: p.savePending, restoreCallsMapResources: !!p.restoreCallsMapResources };
 }
@@ -97,21 +100,29 @@ export function pathLocks(rt: VmRuntime, its?: { cmdLock: number; itsLock: numbe
  * nothing held.
  */
 export function acquire(steps: readonly LockStep[], locks: PathLocks, blockingVcpuLocks = false): (() => void) | number {
+  // Resolve every step before taking anything: a bad protocol must not fail halfway with locks held.
+  const plan = steps.map((step) => ({
+    targets: step.lock === 'vcpu.mutex[all]' ? locks.vcpus : [resolve(step.lock, locks)],
+    mode: step.lock === 'vcpu.mutex[all]' && blockingVcpuLocks ? 'lock' : step.mode,
+  }));
   const held: Mutex[] = [];
   const release = () => {
     for (let i = held.length - 1; i >= 0; i--) held[i]!.unlock();
   };
-  for (const step of steps) {
-    const targets = step.lock === 'vcpu.mutex[all]' ? locks.vcpus : [resolve(step.lock, locks)];
-    const mode = step.lock === 'vcpu.mutex[all]' && blockingVcpuLocks ? 'lock' : step.mode;
-    for (const m of targets) {
-      if (mode === 'lock') m.lock(); // -EOWNERDEAD still means acquired
-      else if (m.tryLock() === -EBUSY) {
-        release();
-        return -EBUSY;
+  try {
+    for (const { targets, mode } of plan) {
+      for (const m of targets) {
+        if (mode === 'lock') m.lock(); // -EOWNERDEAD still means acquired
+        else if (m.tryLock() === -EBUSY) {
+          release();
+          return -EBUSY;
+        }
+        held.push(m);
       }
-      held.push(m);
     }
+  } catch (e) {
+    release(); // e.g. a protocol that takes the same lock twice (recursive locking)
+    throw e;
   }
   return release;
 }
