@@ -22,6 +22,7 @@ import { spinLock, spinUnlock } from './spinlock.js';
 import {
   C_ACKED, C_AP_COUNT, C_AP_LOCK, C_EOIED, C_GICR_CTLR, C_PTZ, D_ACKED, D_GICD_CTLR, D_LPI_LOCK, F_ENABLED, F_PENDING,
   INTID_SPURIOUS, L_DELIVERED, L_FLAGS, L_GEN, L_LOCK, L_PRIORITY, L_QUEUED_ON, L_REFS, L_TARGET, NR_INTIDS, VgicState,
+  CACHE_ENTRY_WORDS, K_COUNT, K_LOCK, K_SEQ,
 } from './vgic-state.js';
 import { REQ_IRQ_PENDING } from '../kvm/vcpu-block.js';
 
@@ -94,7 +95,6 @@ export class Vgic {
       spinLock(i32, l + L_LOCK, this.tid);
       Atomics.store(i32, l + L_PRIORITY, lpiPropPriority(cfg));
       Atomics.store(i32, l + L_TARGET, target);
-      Atomics.store(i32, l + L_QUEUED_ON, -1);
       const pending = target >= 0 && this.consumePendingBit(target, intid);
       Atomics.store(i32, l + L_FLAGS, (lpiPropEnabled(cfg) ? F_ENABLED : 0) | (pending ? F_PENDING : 0));
       Atomics.add(i32, l + L_GEN, 1);
@@ -107,19 +107,23 @@ export class Vgic {
     return 0;
   }
 
-  /** Drop a reference; the last one frees the LPI with its pending state. */
+  /**
+   * Drop a reference; the last one frees the LPI with its pending state. The
+   * state is cleared under irq_lock before the LPI leaves its ap_list, so a
+   * racing setPending()/queue() either sees it gone or is undone by unqueue().
+   */
   putLpi(intid: number): void {
     const { i32 } = this;
     const l = this.st.lpi(intid);
     spinLock(i32, D_LPI_LOCK, this.tid);
+    spinLock(i32, l + L_LOCK, this.tid);
     const refs = Atomics.sub(i32, l + L_REFS, 1) - 1;
     if (refs === 0) {
-      this.unqueue(intid);
-      spinLock(i32, l + L_LOCK, this.tid);
       Atomics.store(i32, l + L_FLAGS, 0);
       Atomics.store(i32, l + L_TARGET, -1);
-      spinUnlock(i32, l + L_LOCK);
     }
+    spinUnlock(i32, l + L_LOCK);
+    if (refs === 0) this.unqueue(intid);
     spinUnlock(i32, D_LPI_LOCK);
   }
 
@@ -408,6 +412,28 @@ export class Vgic {
     if ((byte & mask) === 0) return false;
     this.mem.write8(gpa, byte & ~mask);
     return true;
+  }
+
+  /**
+   * A thread died (its worker was terminated): release every spin word it
+   * held. The structure under it may be half-updated; a translation cache
+   * caught mid-write is emptied so its seqlock is even again.
+   */
+  recoverSpinlocks(tid: number, nrIts: number): void {
+    const { i32, st } = this;
+    const free = (w: number) => Atomics.compareExchange(i32, w, tid, 0) === tid;
+    free(D_LPI_LOCK);
+    for (let v = 0; v < st.nrVcpus; v++) free(st.cpu(v) + C_AP_LOCK);
+    for (let intid = GIC_LPI_OFFSET; intid < NR_INTIDS; intid++) free(st.lpi(intid) + L_LOCK);
+    for (let n = 0; n < nrIts; n++) {
+      const h = st.cache(n);
+      if (free(h + K_LOCK) && (Atomics.load(i32, h + K_SEQ) & 1) !== 0) {
+        const first = st.cacheEntry(n, 0);
+        i32.fill(0, first, first + CACHE_ENTRY_WORDS * st.cacheCapacity);
+        Atomics.store(i32, h + K_COUNT, 0);
+        Atomics.add(i32, h + K_SEQ, 1);
+      }
+    }
   }
 
   /** Deliveries of `intid` so far (conservation checks). */
