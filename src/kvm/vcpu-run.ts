@@ -121,10 +121,12 @@ export class VcpuRunner implements Guest {
     for (;;) {
       r = Atomics.load(i32, reqWord);
       if (r & REQ_EXIT) throw new VcpuExitSignal();
-      // A pause issued while we were still paused (resume, pause in quick succession) is acknowledged here.
+      if (!(r & REQ_PAUSE)) break;
+      // A pause issued while we were still paused (resume, pause in quick succession) is acknowledged
+      // here. The epoch is read only after PAUSE was seen: the VMM publishes the epoch before the bit,
+      // so we never acknowledge a pause and then leave because we had read the request word too early.
       const epoch = Atomics.load(i32, epochWord);
       if (epoch !== acked) this.ackPause((acked = epoch));
-      if (!(r & REQ_PAUSE)) break;
       Atomics.wait(i32, reqWord, r);
     }
     this.enter();

@@ -81,6 +81,7 @@ export class Vm {
   private state: VmState = 'created';
   private readonly ops = new AsyncMutex();
   private readonly faultListeners = new Set<(f: VmFault) => void>();
+  private readonly deathHooks: ((tid: number) => void)[] = [];
 
   private constructor(options: ResolvedVmOptions, extensions: VcpuExtensionSpec[]) {
     this.options = options;
@@ -226,6 +227,8 @@ export class Vm {
       const late = await this.waitVcpus(V_PAUSE_ACK, (i) => b.state(i) === VCPU_EXITED ||
         (b.state(i) === VCPU_PAUSED && Atomics.load(b.i32, b.word(i, V_PAUSE_ACK)) === epochs[i]), this.options.pauseTimeoutMs);
       if (late.length > 0) {
+        // Roll back: a late vCPU must not pause itself later, behind the VMM's back (the VM stays 'running').
+        for (let i = 0; i < this.nrVcpus; i++) b.clearRequest(i, REQ_PAUSE);
         this.fault('VMM', { message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (a guest that never calls the guest API?)` });
         return -ETIMEDOUT;
       }
@@ -403,9 +406,18 @@ export class Vm {
     for (const l of this.faultListeners) l(f);
   }
 
+  /**
+   * Device types recover what a dead thread held outside the lock arena (the
+   * vGIC's spin words) here; called with the thread's tid after its mutexes.
+   */
+  onThreadDeath(hook: (tid: number) => void): void {
+    this.deathHooks.push(hook);
+  }
+
   /** A worker exited: recover its locks (EOWNERDEAD for the next owner) and mark its vCPU exited. */
   private workerDied(tid: number, label: string, vcpuId?: number): void {
     const recovered = this.rt.arena.recoverThread(tid);
+    for (const hook of this.deathHooks) hook(tid);
     if (vcpuId !== undefined && this.rt.vcpus.state(vcpuId) !== VCPU_EXITED) {
       Atomics.store(this.rt.vcpus.i32, this.rt.vcpus.word(vcpuId, V_EXIT_REASON), EXIT_DIED);
       this.rt.vcpus.setState(vcpuId, VCPU_EXITED);
