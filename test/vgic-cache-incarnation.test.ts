@@ -45,3 +45,21 @@ describe('translation cache and LPI incarnations', () => {
     expect(vgic.lpiExists(8300)).toBe(false);
   });
 });
+
+describe('spin words of a dead thread', () => {
+  it('recoverSpinlocks releases every spin word the dead tid held, and only those', () => {
+    const { st, vgic } = setup();
+    const dead = 7, alive = 8;
+    Atomics.store(st.i32, st.cpu(1) + 4 /* C_AP_LOCK */, dead);
+    Atomics.store(st.i32, st.lpi(9000), dead); // L_LOCK
+    Atomics.store(st.i32, st.lpi(9001), alive);
+    Atomics.store(st.i32, st.cache(0) + 1 /* K_LOCK */, dead);
+    Atomics.store(st.i32, st.cache(0) /* K_SEQ */, 3); // caught mid-write
+    vgic.recoverSpinlocks(dead, 1);
+    expect(Atomics.load(st.i32, st.cpu(1) + 4)).toBe(0);
+    expect(Atomics.load(st.i32, st.lpi(9000))).toBe(0);
+    expect(Atomics.load(st.i32, st.lpi(9001))).toBe(alive);
+    expect(Atomics.load(st.i32, st.cache(0) + 1)).toBe(0);
+    expect(Atomics.load(st.i32, st.cache(0)) % 2).toBe(0);
+  });
+});

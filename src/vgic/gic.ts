@@ -82,6 +82,7 @@ export class Gic {
   static async attach(vm: Vm, o: GicOptions): Promise<Gic> {
     const shared = vm.shared.devices[VGIC_DEVICE_KEY] as VgicShared;
     const gic = new Gic(vm, shared);
+    vm.onThreadDeath((tid) => gic.vgic.recoverSpinlocks(tid, Atomics.load(gic.st.i32, D_NR_ITS)));
     shared.distActor = await vm.spawnActor(DIST_ACTOR, {}, 'distributor');
     gic.v3 = new VgicV3Device(vm, shared.distActor);
     // The distributor decodes once map_resources runs (first vCPU run); redistributors at once.
