@@ -57,8 +57,6 @@ export class MsiInjector {
   signalMsi(msi: KvmMsi): number {
     const p = this.prepare(msi);
     if (typeof p === 'number') return p;
-    const hit = this.fastPath(p.its, p.devid, p.eventid);
-    if (hit !== 0) return hit;
     const { client } = this.rt;
     client.msg[M_ARGS] = p.devid | 0;
     client.msg[M_ARGS + 1] = p.eventid | 0;
@@ -69,13 +67,17 @@ export class MsiInjector {
   async signalMsiAsync(msi: KvmMsi): Promise<number> {
     const p = this.prepare(msi);
     if (typeof p === 'number') return p;
-    const hit = this.fastPath(p.its, p.devid, p.eventid);
-    if (hit !== 0) return hit;
     const { result } = await this.rt.client.requestAsync(this.itsActor(p.its), OP_ITS_MSI, [p.devid | 0, p.eventid | 0]);
     return result;
   }
 
-  /** Validation and ITS resolution, in the kernel's order. */
+  /**
+   * Everything before the slow path, in the kernel's order: extra flags
+   * (-EINVAL), no ITS in the VM (-ENODEV), the cache probe (a hit latches
+   * pending and returns 1, spec 4.2 step 1), then a missing VALID_DEVID flag
+   * (-EINVAL) and a doorbell that hits no decoding ITS frame (-EINVAL).
+   * Returns a number when done, or the ITS to ask.
+   */
   private prepare(msi: KvmMsi): Prepared {
     if (msi === null || typeof msi !== 'object') throw new TypeError('signalMsi: msi must be an object { address, data, devid, flags }');
     const flags = msi.flags ?? KVM_MSI_VALID_DEVID;
@@ -84,15 +86,17 @@ export class MsiInjector {
     }
     if (flags & ~KVM_MSI_VALID_DEVID) return -EINVAL; // kvm_send_userspace_msi
     if (!this.st.hasIts()) return -ENODEV; // kvm_set_msi: no ITS
-    if ((flags & KVM_MSI_VALID_DEVID) === 0) return -EINVAL;
     const address = typeof msi.address === 'bigint' ? Number(msi.address) : msi.address;
     if (typeof address !== 'number' || !Number.isFinite(address)) throw new TypeError('signalMsi: msi.address must be a number or bigint');
-    // vgic_msi_to_its: the MMIO bus decides; an ITS whose frame does not decode (not registered yet) is no ITS.
+    // The MMIO bus decides which ITS a doorbell hits; a frame that does not decode (not registered yet) is no ITS.
     const r = this.rt.bus.find(address, 1);
-    if (r < 0) return -EINVAL;
-    const region = this.rt.bus.entry(r);
-    if (region.kind !== IODEV_KIND_ITS) return -EINVAL;
-    return { its: region.region, devid: (msi.devid ?? 0) >>> 0, eventid: msi.data >>> 0 };
+    const region = r < 0 ? undefined : this.rt.bus.entry(r);
+    const its = region?.kind === IODEV_KIND_ITS ? region.region : -1;
+    const devid = (msi.devid ?? 0) >>> 0, eventid = msi.data >>> 0;
+    if (its >= 0 && this.fastPath(its, devid, eventid) === 1) return 1;
+    if ((flags & KVM_MSI_VALID_DEVID) === 0) return -EINVAL; // vgic_msi_to_its
+    if (its < 0) return -EINVAL;
+    return { its, devid, eventid };
   }
 
   /** Cache hit: latch pending and queue, checking nothing else (spec 4.2 step 1). 1, or 0 on a miss. */
