@@ -9,6 +9,9 @@ import { ACTOR_DEAD, type ActorDirectory } from './directory.js';
 import { M_FROM, M_OP, M_REPLY, NO_REPLY, REPLY_NO_ACTOR } from './protocol.js';
 import { PAYLOAD_WORDS } from './mailbox.js';
 
+/** How long a sender waits on a full ring before checking that the actor still lives. */
+const SEND_SLICE_MS = 50;
+
 export class ActorClient {
   /** Scratch message: fill arguments at M_ARGS.. before post()/request(). */
   readonly msg = new Int32Array(PAYLOAD_WORDS);
@@ -19,13 +22,22 @@ export class ActorClient {
     for (let s = dir.replies.slots - 1; s > arena.maxThreads; s--) this.poolFree.push(s);
   }
 
-  /** One-way message; blocks while the mailbox is full. */
-  post(actor: number, op: number, len = PAYLOAD_WORDS): void {
+  /** One-way message; blocks while the mailbox is full. False if the actor is dead (the message is dropped). */
+  post(actor: number, op: number, len = PAYLOAD_WORDS): boolean {
     const { msg } = this;
     msg[M_OP] = op;
     msg[M_REPLY] = NO_REPLY;
     msg[M_FROM] = this.tid;
-    this.dir.mailbox(actor).send(msg, len);
+    return this.send(actor, len);
+  }
+
+  /** send() that gives up when the actor dies while its ring is full (nobody would ever drain it). */
+  private send(actor: number, len: number): boolean {
+    const mailbox = this.dir.mailbox(actor);
+    while (!mailbox.send(this.msg, len, SEND_SLICE_MS)) {
+      if (this.dir.state(actor) === ACTOR_DEAD) return false;
+    }
+    return true;
   }
 
   /** Synchronous request from a worker; returns the actor's result (values via value()). */
@@ -36,7 +48,7 @@ export class ActorClient {
     msg[M_REPLY] = slot;
     msg[M_FROM] = tid;
     this.dir.replies.begin(slot);
-    this.dir.mailbox(actor).send(msg, len);
+    if (!this.send(actor, len)) return REPLY_NO_ACTOR;
     const dir = this.dir;
     return dir.replies.wait(slot, this.arena, tid, actor, timeoutMs, () => dir.state(actor) === ACTOR_DEAD) ?? REPLY_NO_ACTOR;
   }
@@ -61,8 +73,11 @@ export class ActorClient {
     const board = this.dir.replies;
     board.begin(slot);
     try {
-      await this.dir.mailbox(actor).sendAsync(m);
       const dir = this.dir;
+      if (!(await dir.mailbox(actor).sendAsync(m, PAYLOAD_WORDS, () => dir.state(actor) === ACTOR_DEAD))) {
+        board.complete(slot, REPLY_NO_ACTOR); // nobody will: leave the slot reusable
+        return { result: REPLY_NO_ACTOR, values: new Int32Array(14) };
+      }
       const result = (await board.waitAsync(slot, timeoutMs, () => dir.state(actor) === ACTOR_DEAD)) ?? REPLY_NO_ACTOR;
       const values = new Int32Array(14);
       for (let i = 0; i < values.length; i++) values[i] = board.value(slot, i);

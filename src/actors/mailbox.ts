@@ -64,20 +64,24 @@ export class Mailbox {
     }
   }
 
-  /** send() for the main thread: awaits space instead of blocking. */
-  async sendAsync(msg: Int32Array, len = PAYLOAD_WORDS): Promise<void> {
+  /**
+   * send() for the main thread: awaits space instead of blocking. False when
+   * `gone()` says the consumer will never drain the ring (checked while full).
+   */
+  async sendAsync(msg: Int32Array, len = PAYLOAD_WORDS, gone: () => boolean = () => false): Promise<boolean> {
     for (;;) {
       const slot = this.tryReserve();
       if (slot >= 0) {
         this.fill(slot, msg, len);
-        return;
+        return true;
       }
+      if (gone()) return false;
       const { i32 } = this;
       const seen = Atomics.load(i32, SPACE);
       Atomics.add(i32, SPACE_WAITERS, 1);
       if (this.full()) {
         const keepAlive = setInterval(() => {}, 1 << 30);
-        const r = Atomics.waitAsync(i32, SPACE, seen, 1000);
+        const r = Atomics.waitAsync(i32, SPACE, seen, 50);
         if (r.async) await r.value;
         clearInterval(keepAlive);
       }

@@ -426,7 +426,7 @@ export class Vm {
       const slot = this.vcpuSlots[vcpuId];
       if (slot !== undefined && slot.exited === undefined) slot.exited = { vcpuId, reason: EXIT_REASON_NAMES[EXIT_DIED] };
     }
-    if (this.state !== 'destroyed' && (recovered.length > 0 || vcpuId !== undefined)) {
+    if (this.state !== 'destroyed') {
       const held = recovered.map((l) => this.rt.arena.lockInfo(l)).map((l) => `${l.className}#${l.instance}`);
       this.fault(label, { message: `${label} exited${held.length ? ` holding ${held.join(', ')} (recovered, EOWNERDEAD to the next owner)` : ''}` });
     }
