@@ -34,3 +34,5 @@ export {
 } from './migrate/snapshot.js';
 export { runInjectors, type InjectorPlan, type InjectorResult } from './vgic/injectors.js';
 export { waitForWord, waitUntil } from './sync/wait.js';
+export { waitForItsSetup } from './guest/setup-wait.js';
+export { runLpiStress, type LpiStressOptions, type LpiStressResult } from './vgic/lpi-stress.js';

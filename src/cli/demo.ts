@@ -11,9 +11,8 @@ import { encodeSnapshot } from '../migrate/snapshot.js';
 import { restoreVm, saveVm } from '../migrate/steps.js';
 import { KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_GRP_CTRL } from '../uapi/kvm.js';
 import { compareTranslation, formatDifferences, translationView } from '../vgic/equivalence.js';
-import { SETUP_MAILBOX_GPA } from '../guest/alloc.js';
-import { MAILBOX_LPIS_ENABLED, MAILBOX_STATE, SETUP_DONE } from '../guest/handshake.js';
-import { waitForWord, waitUntil } from '../sync/wait.js';
+import { waitForItsSetup } from '../guest/setup-wait.js';
+import { waitUntil } from '../sync/wait.js';
 import { errnoName } from '../uapi/errno.js';
 import { runInjectors } from '../vgic/injectors.js';
 import { defaultItsBase } from '../vgic/layout.js';
@@ -39,11 +38,9 @@ export async function run(_argv: string[]): Promise<number> {
   try {
     out(`vgic-lab demo: ${VCPUS} vCPUs (worker threads), 2 ITS actors, a distributor actor`);
     await vm.start();
-    const mailbox = vm.rt.mem.atomics32(SETUP_MAILBOX_GPA, 4)!;
-    const ready = await waitForWord(mailbox, MAILBOX_STATE, (v) => v === SETUP_DONE || v < 0) &&
-      await waitForWord(mailbox, MAILBOX_LPIS_ENABLED, (v) => v >= VCPUS);
-    if (!ready || Atomics.load(mailbox, MAILBOX_STATE) !== SETUP_DONE) {
-      out(`guest ITS setup failed (mailbox state ${Atomics.load(mailbox, MAILBOX_STATE)}); faults: ${JSON.stringify(vm.faults)}`);
+    const setup = await waitForItsSetup(vm);
+    if (setup !== 0) {
+      out(`guest ITS setup failed (${errnoName(setup)}); faults: ${JSON.stringify(vm.faults)}`);
       return 1;
     }
     out(`  guest driver on vCPU 0: tables programmed, both ITSs enabled, ${devices.length * EVENTS} events mapped, LPIs enabled on ${VCPUS} redistributors`);

@@ -6,9 +6,9 @@
  * `iterations` times. Every signalMsi must return 1. Reports LPIs/s.
  */
 import { createVm, type CreateVmOptions } from '../create-vm.js';
-import { SETUP_MAILBOX_GPA } from '../guest/alloc.js';
-import { MAILBOX_LPIS_ENABLED, MAILBOX_STATE, SETUP_DONE } from '../guest/handshake.js';
-import { waitForWord, waitUntil } from '../sync/wait.js';
+import { waitForItsSetup } from '../guest/setup-wait.js';
+import { waitUntil } from '../sync/wait.js';
+import { errnoName } from '../uapi/errno.js';
 import { runInjectors } from './injectors.js';
 import { defaultItsBase } from './layout.js';
 import { F_PENDING } from './vgic-state.js';
@@ -60,10 +60,8 @@ export async function runLpiStress(o: LpiStressOptions = {}): Promise<LpiStressR
   });
   try {
     await vm.start();
-    const mailbox = vm.rt.mem.atomics32(SETUP_MAILBOX_GPA, 4)!;
-    const ok = await waitForWord(mailbox, MAILBOX_STATE, (v) => v === SETUP_DONE || v < 0, 120_000) &&
-      await waitForWord(mailbox, MAILBOX_LPIS_ENABLED, (v) => v >= vcpus, 120_000);
-    if (!ok || Atomics.load(mailbox, MAILBOX_STATE) !== SETUP_DONE) throw new Error(`lpi-stress: guest setup failed (${Atomics.load(mailbox, MAILBOX_STATE)})`);
+    const setup = await waitForItsSetup(vm, vcpus, 120_000);
+    if (setup !== 0) throw new Error(`lpi-stress: guest setup failed (${errnoName(setup)})`);
     const plans = devs.map((d) => ({
       rounds: iterations,
       msis: d.events.map((e) => ({ address: defaultItsBase(d.its) + 0x1_0040, data: e.eventId, devid: d.deviceId })),
