@@ -14,29 +14,25 @@
  * is only 16-byte aligned: its slots then straddle two lines and the figure
  * changes from one run to the next (the same holds for the mailbox rings).
  */
+import { alignedSharedBuffer } from '../../sync/shared-buffer.js';
 import { BatchCounter, PARK_SLICE_MS, producerLoop, ready } from './batch.js';
 
 export const SLOT_WORDS = 16;
+/** Ring words: producer and consumer indices on lines of their own, then the wake words, then the slots. */
 const TAIL = 0, HEAD = 16, PARKED = 32, WAKE = 33, P_PARKED = 34, SPACE = 35;
 const RING_BASE = 48;
+const PAYLOAD = SLOT_WORDS - 1;
+/** Same batch size and spin count as the actor host's drain. */
+const BATCH = 64, SPINS = 200;
+/** A writer facing a full ring spins this long before parking. */
+const FULL_SPIN_MS = 0.1;
 
 export function ringWords(capacity: number): number {
   return RING_BASE + capacity * SLOT_WORDS;
 }
 
-/**
- * A SharedArrayBuffer of at least `bytes` whose first byte is page-aligned:
- * the buffer of a shared WebAssembly.Memory (its size rounds up to 64 KiB pages).
- */
-export function alignedShared(bytes: number): SharedArrayBuffer {
-  const pages = Math.max(1, Math.ceil(bytes / 65536));
-  return new Wasm.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
-}
-
-/** The one WebAssembly API used here (the project's lib settings carry no WebAssembly types). */
-const Wasm = (globalThis as unknown as {
-  WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: true }) => { buffer: SharedArrayBuffer } };
-}).WebAssembly;
+/** Page-aligned shared memory for a ring (see src/sync/shared-buffer.ts). */
+export const alignedShared = alignedSharedBuffer;
 
 export interface RingData {
   ring: SharedArrayBuffer;
@@ -45,64 +41,58 @@ export interface RingData {
   count: number;
 }
 
-const PAYLOAD = SLOT_WORDS - 1;
+/** The writing end of one ring. */
+export class Writer {
+  private tail: number;
+  private headSeen: number;
+  private readonly mask: number;
 
-export function producer(d: RingData): void {
-  const r = new Int32Array(d.ring);
-  const cap = d.capacity, mask = cap - 1;
-  const msg = new Int32Array(PAYLOAD);
-  for (let i = 0; i < PAYLOAD; i++) msg[i] = i;
-  let tail = Atomics.load(r, TAIL);
-  let headSeen = Atomics.load(r, HEAD);
-  const ctl = new Int32Array(d.ctl);
-  ready(ctl);
-  producerLoop(ctl, new Float64Array(d.ctl), d.count, (i) => {
-    msg[0] = i;
-    if (((tail - headSeen) | 0) >= cap) headSeen = waitForSpace(r, tail, cap);
-    const base = RING_BASE + (tail & mask) * SLOT_WORDS;
+  constructor(private readonly r: Int32Array, private readonly cap: number) {
+    this.tail = Atomics.load(r, TAIL);
+    this.headSeen = Atomics.load(r, HEAD);
+    this.mask = cap - 1;
+  }
+
+  /** Copy PAYLOAD words from src[at..] into the next slot, publish, ring the doorbell if the reader is parked. */
+  push(src: Int32Array, at: number): void {
+    const r = this.r;
+    if (((this.tail - this.headSeen) | 0) >= this.cap) this.headSeen = this.waitForSpace();
+    const base = RING_BASE + (this.tail & this.mask) * SLOT_WORDS;
     r[base] = PAYLOAD;
-    for (let w = 0; w < PAYLOAD; w++) r[base + 1 + w] = msg[w]!;
-    tail = (tail + 1) | 0;
-    Atomics.store(r, TAIL, tail); // publish per message
+    for (let w = 0; w < PAYLOAD; w++) r[base + 1 + w] = src[at + w]!;
+    this.tail = (this.tail + 1) | 0;
+    Atomics.store(r, TAIL, this.tail);
     if (Atomics.load(r, PARKED) !== 0) {
       Atomics.add(r, WAKE, 1);
       Atomics.notify(r, WAKE);
     }
-  });
-}
+  }
 
-/** Same batch size and spin count as ActorHost. */
-const BATCH = 64, SPINS = 200;
+  private waitForSpace(): number {
+    const r = this.r, tail = this.tail, cap = this.cap;
+    let head = Atomics.load(r, HEAD);
+    const t0 = performance.now();
+    for (let spins = 1; ((tail - head) | 0) >= cap; spins++) {
+      if ((spins & 63) === 0 && performance.now() - t0 > FULL_SPIN_MS) {
+        const seen = Atomics.load(r, SPACE);
+        Atomics.store(r, P_PARKED, 1);
+        if (((tail - Atomics.load(r, HEAD)) | 0) >= cap) Atomics.wait(r, SPACE, seen, PARK_SLICE_MS);
+        Atomics.store(r, P_PARKED, 0);
+      }
+      head = Atomics.load(r, HEAD);
+    }
+    return head;
+  }
+}
 
 /**
- * Producer, ring full: spin while the consumer drains (emptying a full ring
- * takes it tens of µs), park only if that takes longer than FULL_SPIN_MS (the
- * consumer is not running: it needs this CPU). Returns the consumer's head.
+ * The reading end: drain up to BATCH messages, handing each slot's base to
+ * `handle`; spin, then park, when the ring is empty. Never returns.
  */
-const FULL_SPIN_MS = 0.1;
-
-function waitForSpace(r: Int32Array, tail: number, cap: number): number {
-  let head = Atomics.load(r, HEAD);
-  const t0 = performance.now();
-  for (let spins = 1; ((tail - head) | 0) >= cap; spins++) {
-    if ((spins & 63) === 0 && performance.now() - t0 > FULL_SPIN_MS) {
-      const seen = Atomics.load(r, SPACE);
-      Atomics.store(r, P_PARKED, 1);
-      if (((tail - Atomics.load(r, HEAD)) | 0) >= cap) Atomics.wait(r, SPACE, seen, PARK_SLICE_MS);
-      Atomics.store(r, P_PARKED, 0);
-    }
-    head = Atomics.load(r, HEAD);
-  }
-  return head;
-}
-
-export function consumer(d: RingData): never {
-  const r = new Int32Array(d.ring);
-  const mask = d.capacity - 1;
-  const counter = new BatchCounter(new Int32Array(d.ctl), d.count);
+export function readLoop(r: Int32Array, capacity: number, handle: (r: Int32Array, base: number) => void): never {
+  const mask = capacity - 1;
   let head = Atomics.load(r, HEAD);
   let tailSeen = head;
-  ready(new Int32Array(d.ctl));
   for (;;) {
     let n = 0;
     while (n < BATCH) {
@@ -110,12 +100,9 @@ export function consumer(d: RingData): never {
         tailSeen = Atomics.load(r, TAIL);
         if (head === tailSeen) break;
       }
-      const base = RING_BASE + (head & mask) * SLOT_WORDS;
-      let sum = 0;
-      for (let w = 1; w < SLOT_WORDS; w++) sum = (sum + r[base + w]!) | 0;
+      handle(r, RING_BASE + (head & mask) * SLOT_WORDS);
       head = (head + 1) | 0;
-      Atomics.store(r, HEAD, head); // publish per message
-      counter.hit(sum);
+      Atomics.store(r, HEAD, head);
       n++;
     }
     if (n > 0) {
@@ -133,4 +120,33 @@ export function consumer(d: RingData): never {
     if (Atomics.load(r, TAIL) === head) Atomics.wait(r, WAKE, seen, PARK_SLICE_MS);
     Atomics.store(r, PARKED, 0);
   }
+}
+
+/** The producer agent: `count` messages through one ring, timed by the batch protocol. */
+export function producer(d: RingData): void {
+  const out = new Writer(new Int32Array(d.ring), d.capacity);
+  const msg = new Int32Array(PAYLOAD);
+  for (let i = 0; i < PAYLOAD; i++) msg[i] = i;
+  const ctl = new Int32Array(d.ctl);
+  ready(ctl);
+  producerLoop(ctl, new Float64Array(d.ctl), d.count, (i) => {
+    msg[0] = i;
+    out.push(msg, 0);
+  });
+}
+
+/** The consumer agent: reads every message (checksumming its payload) and counts it. */
+export function consumer(d: RingData): never {
+  const counter = new BatchCounter(new Int32Array(d.ctl), d.count);
+  ready(new Int32Array(d.ctl));
+  return readLoop(new Int32Array(d.ring), d.capacity, checksum(counter));
+}
+
+/** A slot handler that sums the payload (so reads cannot be elided) and counts the message. */
+export function checksum(counter: BatchCounter): (r: Int32Array, base: number) => void {
+  return (r, base) => {
+    let sum = 0;
+    for (let w = 1; w < SLOT_WORDS; w++) sum = (sum + r[base + w]!) | 0;
+    counter.hit(sum);
+  };
 }
