@@ -36,3 +36,7 @@ export { runInjectors, type InjectorPlan, type InjectorResult } from './vgic/inj
 export { waitForWord, waitUntil } from './sync/wait.js';
 export { waitForItsSetup } from './guest/setup-wait.js';
 export { runLpiStress, type LpiStressOptions, type LpiStressResult } from './vgic/lpi-stress.js';
+export {
+  detectDeadlocks, watchForDeadlock, waitForEdges, findDeadlocks, formatDeadlock,
+  type Deadlock, type DeadlockThread, type WaitEdge,
+} from './stress/deadlock.js';
