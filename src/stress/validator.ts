@@ -1,0 +1,476 @@
+/**
+ * The lock-order validator: lockdep's dependency graph, shared by every thread
+ * of a VM. Its whole state is one SharedArrayBuffer (created once with
+ * Validator.create, attached by every thread with `new Validator(buffer, arena)`),
+ * so an edge recorded by a vCPU closes a cycle found by the ITS actor.
+ *
+ * Rules (lockdep's, over lock CLASSES, see src/sync/classes.ts):
+ *  - edge class(H) -> class(L) when L is acquired blocking while H is held;
+ *    a trylock records L as held but adds no edge (and no nesting check);
+ *  - a new edge triggers a cycle check (BFS from class(L) back to class(H));
+ *    a cycle is an 'inversion' finding with every edge's provenance;
+ *  - the declared hierarchy: acquiring a lock of rank r while holding one of
+ *    rank > r is a 'hierarchy' finding, trylocks included, cycle or not;
+ *  - same-class nesting (another instance of a held class) is a 'recursive'
+ *    finding unless annotated nestable (default: vcpu.mutex under kvm.lock,
+ *    lockdep's mutex_lock_nest_lock); re-acquiring a held instance is a
+ *    'recursive' finding (seen in waiting(): the mutex throws right after);
+ *    releasing a lock not on the thread's held stack is 'unlock-unheld';
+ *  - while an actor host serves a synchronous request (T_PROXY_FOR = requester),
+ *    the held context is the requester's held stack plus the host's own, and
+ *    the edges are attributed to the requester (the kernel runs that path on
+ *    the requester's thread): actor-mediated cycles are found.
+ *
+ * Layout (Int32 words): header | ranks[maxClasses] | nestUnder[maxClasses] |
+ * adjacency bits[mc*mc] | hierarchy-reported bits[mc*mc] |
+ * provenance[mc*mc*4] | held stacks[maxThreads * STACK_WORDS] | findings.
+ */
+import { L_CLASS, LOCK_WORDS, T_PROXY_FOR, type LockArena } from '../sync/arena.js';
+import type { LockObserver, ThreadContext } from '../sync/thread.js';
+import { KVM_LOCK, LOCK_ORDER_2017, LOCK_ORDER_UPSTREAM, VCPU_MUTEX } from '../sync/classes.js';
+import { alignedSharedBuffer } from '../sync/shared-buffer.js';
+
+const MAGIC = 0x76616c64; // 'vald'
+const H_MAGIC = 0, H_MAX_CLASSES = 1, H_MAX_THREADS = 2, H_MAX_FINDINGS = 3, H_FINDINGS = 4,
+  H_OVERFLOW = 5, H_SPIN = 6, H_HIERARCHY = 7, H_EDGES = 8;
+const HEADER_WORDS = 16;
+
+/** Held-stack words per thread: [depth, dropped, ...locks]. */
+export const STACK_DEPTH = 32;
+const S_DEPTH = 0, S_DROPPED = 1, S_LOCKS = 2;
+const STACK_WORDS = S_LOCKS + STACK_DEPTH;
+
+/** Provenance words per ordered class pair: attributed tid (written last), acting tid, from lock + 1, to lock + 1. */
+const P_TID = 0, P_ACTING = 1, P_FROM = 2, P_TO = 3;
+const PROV_WORDS = 4;
+
+/** Finding record words. */
+const F_KIND = 0, F_TID = 1, F_ACTING = 2, F_LOCK = 3, F_HELD = 4, F_HOW = 5, F_NEDGES = 6, F_TRUNC = 7, F_EDGES = 8;
+const EDGE_WORDS = 6; // from class, to class, tid, acting tid, from lock, to lock
+/** Edges kept per inversion finding; longer cycles are marked truncated. */
+export const MAX_CYCLE_EDGES = 8;
+const FINDING_WORDS = F_EDGES + MAX_CYCLE_EDGES * EDGE_WORDS;
+
+export type FindingKind = 'inversion' | 'hierarchy' | 'recursive' | 'unlock-unheld';
+const KINDS: FindingKind[] = ['inversion', 'hierarchy', 'recursive', 'unlock-unheld'];
+const K_INVERSION = 1, K_HIERARCHY = 2, K_RECURSIVE = 3, K_UNLOCK_UNHELD = 4;
+
+const HIERARCHY_NAMES = ['none', 'upstream', '2017', 'custom'] as const;
+export type HierarchyName = (typeof HIERARCHY_NAMES)[number];
+
+/** A same-class nesting annotation: a class, optionally only while a lock of class `under` is held. */
+export type Nestable = string | { class: string; under?: string };
+
+export interface ValidatorOptions {
+  /** Declared order, outermost first: 'upstream' (default), '2017', 'none', or a list of class names. */
+  hierarchy?: 'upstream' | '2017' | 'none' | readonly string[];
+  /** Same-class nesting allowed without a finding (default: vcpu.mutex under kvm.lock). */
+  nestable?: readonly Nestable[];
+  /** Finding records kept (default 256); more are counted in `overflow`. */
+  maxFindings?: number;
+}
+
+/** One edge of the dependency graph and who created it. */
+export interface EdgeProvenance {
+  from: string;
+  to: string;
+  fromClass: number;
+  toClass: number;
+  /** The thread the edge is attributed to (the requester when taken while serving its request). */
+  tid: number;
+  thread: string;
+  /** The thread that actually took the lock (differs from `tid` for actor-mediated edges). */
+  actingTid: number;
+  actingThread: string;
+  /** The lock instances (class#instance) that created the edge. */
+  fromLock: string;
+  toLock: string;
+}
+
+export interface Finding {
+  kind: FindingKind;
+  /** Classes involved: the cycle's (inversion), [held, acquired] (hierarchy, recursive), [released] (unlock-unheld). */
+  classes: string[];
+  /** The thread the triggering operation is attributed to, and the one that performed it. */
+  tid: number;
+  thread: string;
+  actingTid: number;
+  actingThread: string;
+  /** The lock acquired (or released) when the finding was made, class#instance. */
+  lock: string;
+  /** For hierarchy/recursive: the held lock it conflicts with. */
+  held?: string;
+  how: 'lock' | 'trylock' | 'unlock';
+  /** For inversion: the cycle, starting with the edge just added; for hierarchy the declared order's name. */
+  edges: EdgeProvenance[];
+  truncated: boolean;
+  hierarchy?: HierarchyName;
+}
+
+function hierarchyOf(h: ValidatorOptions['hierarchy']): { id: number; order: readonly string[] } {
+  if (h === undefined || h === 'upstream') return { id: 1, order: LOCK_ORDER_UPSTREAM };
+  if (h === '2017') return { id: 2, order: LOCK_ORDER_2017 };
+  if (h === 'none') return { id: 0, order: [] };
+  if (h === LOCK_ORDER_UPSTREAM) return { id: 1, order: h };
+  if (h === LOCK_ORDER_2017) return { id: 2, order: h };
+  return { id: 3, order: h };
+}
+
+export class Validator {
+  readonly buffer: SharedArrayBuffer;
+  readonly i32: Int32Array;
+  readonly maxClasses: number;
+  readonly maxThreads: number;
+  readonly maxFindings: number;
+  private readonly rankBase = HEADER_WORDS;
+  private readonly nestBase: number;
+  private readonly adjBase: number;
+  private readonly hierBase: number;
+  private readonly provBase: number;
+  private readonly stackBase: number;
+  private readonly findBase: number;
+  private readonly matrixWords: number;
+  private readonly ai32: Int32Array;
+  private readonly lockBase: number;
+
+  /**
+   * Create the shared state for `arena`. Registers the classes named by the
+   * hierarchy and annotations in the arena (call before threads start).
+   */
+  static create(arena: LockArena, options: ValidatorOptions = {}): SharedArrayBuffer {
+    const mc = arena.maxClasses, mt = arena.maxThreads;
+    const maxFindings = options.maxFindings ?? 256;
+    const matrixWords = Math.ceil((mc * mc) / 32);
+    const words = HEADER_WORDS + 2 * mc + 2 * matrixWords + mc * mc * PROV_WORDS + (mt + 1) * STACK_WORDS + maxFindings * FINDING_WORDS;
+    const buffer = alignedSharedBuffer(words * 4);
+    const h = new Int32Array(buffer);
+    h[H_MAX_CLASSES] = mc;
+    h[H_MAX_THREADS] = mt;
+    h[H_MAX_FINDINGS] = maxFindings;
+    const { id, order } = hierarchyOf(options.hierarchy);
+    h[H_HIERARCHY] = id;
+    h[H_MAGIC] = MAGIC;
+    const v = new Validator(buffer, arena);
+    order.forEach((name, r) => { h[v.rankBase + arena.classId(name)] = r + 1; });
+    for (const n of options.nestable ?? [{ class: VCPU_MUTEX, under: KVM_LOCK }]) {
+      const spec = typeof n === 'string' ? { class: n } : n;
+      h[v.nestBase + arena.classId(spec.class)] = spec.under === undefined ? -1 : arena.classId(spec.under) + 1;
+    }
+    return buffer;
+  }
+
+  constructor(buffer: SharedArrayBuffer, readonly arena: LockArena) {
+    this.buffer = buffer;
+    this.i32 = new Int32Array(buffer);
+    if (this.i32[H_MAGIC] !== MAGIC) throw new TypeError('not a vgic-lab validator buffer');
+    this.maxClasses = this.i32[H_MAX_CLASSES]!;
+    this.maxThreads = this.i32[H_MAX_THREADS]!;
+    this.maxFindings = this.i32[H_MAX_FINDINGS]!;
+    if (this.maxClasses !== arena.maxClasses || this.maxThreads !== arena.maxThreads) {
+      throw new TypeError('validator buffer was created for another arena');
+    }
+    const mc = this.maxClasses;
+    this.matrixWords = Math.ceil((mc * mc) / 32);
+    this.nestBase = this.rankBase + mc;
+    this.adjBase = this.nestBase + mc;
+    this.hierBase = this.adjBase + this.matrixWords;
+    this.provBase = this.hierBase + this.matrixWords;
+    this.stackBase = this.provBase + mc * mc * PROV_WORDS;
+    this.findBase = this.stackBase + (this.maxThreads + 1) * STACK_WORDS;
+    this.ai32 = arena.i32;
+    this.lockBase = arena.lockBase;
+  }
+
+  /** Install (and return) the observer for `ctx`'s thread. */
+  observe(ctx: ThreadContext): LockObserver {
+    const tid = ctx.tid;
+    const obs: LockObserver = {
+      acquired: (lock, how) => this.acquired(tid, lock, how),
+      released: (lock) => this.released(tid, lock),
+      waiting: (lock) => this.waiting(tid, lock),
+    };
+    ctx.observer = obs;
+    return obs;
+  }
+
+  // ---- the observer ---------------------------------------------------------
+
+  private classOf(lock: number): number {
+    return Atomics.load(this.ai32, this.lockBase + lock * LOCK_WORDS + L_CLASS);
+  }
+
+  private stack(tid: number): number {
+    return this.stackBase + tid * STACK_WORDS;
+  }
+
+  /** Locks on `tid`'s held stack, bottom first. */
+  heldBy(tid: number): number[] {
+    const s = this.stack(tid);
+    const depth = Math.min(Atomics.load(this.i32, s + S_DEPTH), STACK_DEPTH);
+    const out: number[] = [];
+    for (let i = 0; i < depth; i++) out.push(Atomics.load(this.i32, s + S_LOCKS + i));
+    return out;
+  }
+
+  acquired(tid: number, lock: number, how: 'lock' | 'trylock'): void {
+    const proxy = Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_PROXY_FOR);
+    const attributed = proxy !== 0 ? proxy : tid;
+    const cls = this.classOf(lock);
+    const own = this.heldBy(tid);
+    const context = proxy !== 0 && proxy !== tid ? [...this.heldBy(proxy), ...own] : own;
+    if (context.length > 0) this.checkHeld(attributed, tid, context, lock, cls, how);
+    const s = this.stack(tid);
+    const depth = this.i32[s + S_DEPTH]!;
+    if (depth >= STACK_DEPTH) {
+      Atomics.add(this.i32, s + S_DROPPED, 1);
+      return;
+    }
+    Atomics.store(this.i32, s + S_LOCKS + depth, lock);
+    Atomics.store(this.i32, s + S_DEPTH, depth + 1);
+  }
+
+  private checkHeld(attributed: number, acting: number, held: number[], lock: number, cls: number, how: 'lock' | 'trylock'): void {
+    const rank = this.i32[this.rankBase + cls]!;
+    for (const h of held) {
+      const hc = this.classOf(h);
+      if (rank !== 0) {
+        const hr = this.i32[this.rankBase + hc]!;
+        if (hr > rank) this.hierarchy(attributed, acting, h, hc, lock, cls, how);
+      }
+      if (how !== 'lock') continue;
+      if (hc === cls) {
+        if (h !== lock && !this.nestAllowed(cls, held)) {
+          this.report(K_RECURSIVE, attributed, acting, lock, h, how, [], false);
+        }
+        continue;
+      }
+      this.addEdge(attributed, acting, h, hc, lock, cls);
+    }
+  }
+
+  private nestAllowed(cls: number, held: number[]): boolean {
+    const under = this.i32[this.nestBase + cls]!;
+    if (under === 0) return false;
+    if (under === -1) return true;
+    return held.some((h) => this.classOf(h) === under - 1);
+  }
+
+  private bit(base: number, from: number, to: number): [number, number] {
+    const n = from * this.maxClasses + to;
+    return [base + (n >>> 5), 1 << (n & 31)];
+  }
+
+  hasEdge(from: number, to: number): boolean {
+    const [w, m] = this.bit(this.adjBase, from, to);
+    return (Atomics.load(this.i32, w) & m) !== 0;
+  }
+
+  private addEdge(tid: number, acting: number, fromLock: number, from: number, toLock: number, to: number): void {
+    const [w, m] = this.bit(this.adjBase, from, to);
+    if ((Atomics.load(this.i32, w) & m) !== 0) return;
+    // The first setter writes the provenance, then publishes the edge: whoever sees the bit sees who made it.
+    const p = this.provBase + (from * this.maxClasses + to) * PROV_WORDS;
+    if (Atomics.compareExchange(this.i32, p + P_TID, 0, -1) !== 0) return;
+    Atomics.store(this.i32, p + P_ACTING, acting);
+    Atomics.store(this.i32, p + P_FROM, fromLock + 1);
+    Atomics.store(this.i32, p + P_TO, toLock + 1);
+    Atomics.store(this.i32, p + P_TID, tid);
+    Atomics.or(this.i32, w, m);
+    Atomics.add(this.i32, H_EDGES, 1);
+    const path = this.path(to, from);
+    if (path === null) return;
+    // The cycle: the new edge, then the path back from `to` to `from`.
+    const cycle = [from, ...path];
+    this.report(K_INVERSION, tid, acting, toLock, fromLock, 'lock', cycle, cycle.length - 1 > MAX_CYCLE_EDGES);
+  }
+
+  /** Shortest class path src ... dst over the edges (BFS), or null. */
+  private path(src: number, dst: number): number[] | null {
+    const n = this.arena.classCount();
+    const parent = new Int32Array(n).fill(-1);
+    parent[src] = src;
+    const queue = [src];
+    for (let q = 0; q < queue.length; q++) {
+      const c = queue[q]!;
+      if (c === dst) {
+        const out = [c];
+        for (let x = c; x !== src; x = parent[x]!) out.push(parent[x]!);
+        return out.reverse();
+      }
+      for (let d = 0; d < n; d++) {
+        if (parent[d] === -1 && this.hasEdge(c, d)) {
+          parent[d] = c;
+          queue.push(d);
+        }
+      }
+    }
+    return null;
+  }
+
+  private hierarchy(tid: number, acting: number, heldLock: number, hc: number, lock: number, cls: number, how: 'lock' | 'trylock'): void {
+    const [w, m] = this.bit(this.hierBase, hc, cls);
+    if ((Atomics.or(this.i32, w, m) & m) !== 0) return; // one per ordered class pair
+    this.report(K_HIERARCHY, tid, acting, lock, heldLock, how, [], false);
+  }
+
+  released(tid: number, lock: number): void {
+    const s = this.stack(tid);
+    const depth = this.i32[s + S_DEPTH]!;
+    for (let i = depth - 1; i >= 0; i--) {
+      if (this.i32[s + S_LOCKS + i] !== lock) continue;
+      for (let j = i; j < depth - 1; j++) Atomics.store(this.i32, s + S_LOCKS + j, this.i32[s + S_LOCKS + j + 1]!);
+      Atomics.store(this.i32, s + S_DEPTH, depth - 1);
+      return;
+    }
+    if (Atomics.load(this.i32, s + S_DROPPED) > 0) {
+      Atomics.sub(this.i32, s + S_DROPPED, 1); // pushed past STACK_DEPTH: not tracked, not a finding
+      return;
+    }
+    const proxy = Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_PROXY_FOR);
+    this.report(K_UNLOCK_UNHELD, proxy !== 0 ? proxy : tid, tid, lock, -1, 'unlock', [], false);
+  }
+
+  waiting(tid: number, lock: number): void {
+    if (!this.heldBy(tid).includes(lock)) return;
+    const proxy = Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_PROXY_FOR);
+    this.report(K_RECURSIVE, proxy !== 0 ? proxy : tid, tid, lock, lock, 'lock', [], false);
+  }
+
+  // ---- findings -------------------------------------------------------------
+
+  /**
+   * Append a finding under a spin lock (findings are rare), deduplicated:
+   * inversion by the cycle's class set, recursive by class pair,
+   * unlock-unheld by class (hierarchy is deduplicated by its own bit matrix).
+   */
+  private report(kind: number, tid: number, acting: number, lock: number, held: number, how: 'lock' | 'trylock' | 'unlock',
+    cycle: number[], truncated: boolean): void {
+    const i = this.i32;
+    while (Atomics.compareExchange(i, H_SPIN, 0, 1) !== 0) { /* spin: held for a few hundred instructions */ }
+    try {
+      const key = this.key(kind, lock, held, cycle);
+      const n = Math.min(Atomics.load(i, H_FINDINGS), this.maxFindings);
+      for (let k = 0; k < n; k++) {
+        const b = this.findBase + k * FINDING_WORDS;
+        if (i[b + F_KIND] === kind && kind !== K_HIERARCHY && this.recordKey(b) === key) return;
+      }
+      if (n >= this.maxFindings) {
+        Atomics.add(i, H_OVERFLOW, 1);
+        return;
+      }
+      const b = this.findBase + n * FINDING_WORDS;
+      i[b + F_TID] = tid;
+      i[b + F_ACTING] = acting;
+      i[b + F_LOCK] = lock;
+      i[b + F_HELD] = held;
+      i[b + F_HOW] = how === 'lock' ? 0 : how === 'trylock' ? 1 : 2;
+      i[b + F_TRUNC] = truncated ? 1 : 0;
+      const edges = Math.min(cycle.length - 1, MAX_CYCLE_EDGES);
+      i[b + F_NEDGES] = Math.max(edges, 0);
+      for (let e = 0; e < edges; e++) {
+        const from = cycle[e]!, to = cycle[e + 1]!;
+        const p = this.provBase + (from * this.maxClasses + to) * PROV_WORDS;
+        const eb = b + F_EDGES + e * EDGE_WORDS;
+        i[eb] = from;
+        i[eb + 1] = to;
+        i[eb + 2] = Atomics.load(i, p + P_TID);
+        i[eb + 3] = Atomics.load(i, p + P_ACTING);
+        i[eb + 4] = Atomics.load(i, p + P_FROM) - 1;
+        i[eb + 5] = Atomics.load(i, p + P_TO) - 1;
+      }
+      Atomics.store(i, b + F_KIND, kind);
+      Atomics.store(i, H_FINDINGS, n + 1);
+    } finally {
+      Atomics.store(i, H_SPIN, 0);
+    }
+  }
+
+  private key(kind: number, lock: number, held: number, cycle: number[]): string {
+    if (kind === K_INVERSION) return [...new Set(cycle)].sort((a, b) => a - b).join(',');
+    if (kind === K_UNLOCK_UNHELD) return String(this.classOf(lock));
+    return `${this.classOf(held)}>${this.classOf(lock)}>${held === lock ? 'same' : 'nest'}`;
+  }
+
+  private recordKey(b: number): string {
+    const i = this.i32;
+    const kind = i[b + F_KIND]!;
+    const cycle: number[] = [];
+    const n = i[b + F_NEDGES]!;
+    for (let e = 0; e < n; e++) cycle.push(i[b + F_EDGES + e * EDGE_WORDS]!, i[b + F_EDGES + e * EDGE_WORDS + 1]!);
+    return this.key(kind, i[b + F_LOCK]!, i[b + F_HELD]!, cycle);
+  }
+
+  /** Findings dropped because the findings area was full. */
+  overflow(): number {
+    return Atomics.load(this.i32, H_OVERFLOW);
+  }
+
+  /** Number of distinct class edges recorded so far. */
+  edgeCount(): number {
+    return Atomics.load(this.i32, H_EDGES);
+  }
+
+  /** Every recorded edge with its provenance (for reports and the DOT picture). */
+  edges(): EdgeProvenance[] {
+    const n = this.arena.classCount();
+    const out: EdgeProvenance[] = [];
+    for (let a = 0; a < n; a++) {
+      for (let b = 0; b < n; b++) if (this.hasEdge(a, b)) out.push(this.provenance(a, b));
+    }
+    return out;
+  }
+
+  private provenance(from: number, to: number): EdgeProvenance {
+    const p = this.provBase + (from * this.maxClasses + to) * PROV_WORDS;
+    return this.edgeInfo(from, to, Atomics.load(this.i32, p + P_TID), Atomics.load(this.i32, p + P_ACTING),
+      Atomics.load(this.i32, p + P_FROM) - 1, Atomics.load(this.i32, p + P_TO) - 1);
+  }
+
+  private edgeInfo(from: number, to: number, tid: number, acting: number, fromLock: number, toLock: number): EdgeProvenance {
+    const a = this.arena;
+    return {
+      from: a.className(from), to: a.className(to), fromClass: from, toClass: to,
+      tid, thread: a.threadName(tid), actingTid: acting, actingThread: a.threadName(acting),
+      fromLock: this.lockName(fromLock), toLock: this.lockName(toLock),
+    };
+  }
+
+  private lockName(lock: number): string {
+    if (lock < 0) return '?';
+    const info = this.arena.lockInfo(lock);
+    return `${info.className}#${info.instance}`;
+  }
+
+  /** Decode every finding recorded so far, by any thread. */
+  findings(): Finding[] {
+    const i = this.i32;
+    const n = Math.min(Atomics.load(i, H_FINDINGS), this.maxFindings);
+    const out: Finding[] = [];
+    const hierarchy = HIERARCHY_NAMES[i[H_HIERARCHY]!] ?? 'custom';
+    for (let k = 0; k < n; k++) {
+      const b = this.findBase + k * FINDING_WORDS;
+      const kind = KINDS[Atomics.load(i, b + F_KIND) - 1]!;
+      const tid = i[b + F_TID]!, acting = i[b + F_ACTING]!, lock = i[b + F_LOCK]!, held = i[b + F_HELD]!;
+      const edges: EdgeProvenance[] = [];
+      for (let e = 0; e < i[b + F_NEDGES]!; e++) {
+        const eb = b + F_EDGES + e * EDGE_WORDS;
+        edges.push(this.edgeInfo(i[eb]!, i[eb + 1]!, i[eb + 2]!, i[eb + 3]!, i[eb + 4]!, i[eb + 5]!));
+      }
+      const lockClass = this.arena.className(this.classOf(lock));
+      const classes = kind === 'inversion' ? edges.map((e) => e.from)
+        : kind === 'unlock-unheld' ? [lockClass]
+          : [this.arena.className(this.classOf(held)), lockClass];
+      const f: Finding = {
+        kind, classes, tid, thread: this.arena.threadName(tid), actingTid: acting, actingThread: this.arena.threadName(acting),
+        lock: this.lockName(lock), how: (['lock', 'trylock', 'unlock'] as const)[i[b + F_HOW]!]!,
+        edges, truncated: i[b + F_TRUNC] === 1,
+      };
+      if (held >= 0) f.held = this.lockName(held);
+      if (kind === 'hierarchy') f.hierarchy = hierarchy;
+      out.push(f);
+    }
+    return out;
+  }
+}
+
+export { formatFinding } from './validator-report.js';
