@@ -40,4 +40,4 @@ export {
   detectDeadlocks, watchForDeadlock, waitForEdges, findDeadlocks, formatDeadlock,
   type Deadlock, type DeadlockThread, type WaitEdge,
 } from './stress/deadlock.js';
-export { Validator, formatFinding, type Finding, type EdgeProvenance } from './stress/validator.js';
+export { Validator, formatFinding, type Finding, type EdgeProvenance } from './sync/validator.js';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LOCK_ORDER_2017, LOCK_ORDER_UPSTREAM, LockArena, ThreadContext } from '../dist/src/sync/index.js';
-import { Validator, formatFinding, type ValidatorOptions } from '../dist/src/stress/validator.js';
+import { Validator, formatFinding, type ValidatorOptions } from '../dist/src/sync/validator.js';
 
 function setup(classes: string[], options: ValidatorOptions = {}) {
   const arena = LockArena.create({ classes: 16, threads: 8, locks: 64 }, 'off');

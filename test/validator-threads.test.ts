@@ -8,7 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LockArena } from '../dist/src/sync/index.js';
-import { Validator, formatFinding } from '../dist/src/stress/validator.js';
+import { Validator, formatFinding } from '../dist/src/sync/validator.js';
 
 const FIXTURE = new URL('./fixtures/validator-worker.mjs', import.meta.url);
 

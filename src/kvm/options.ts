@@ -5,6 +5,7 @@
  */
 import type { MemslotSpec } from '../mem/guest-memory.js';
 import type { LockStatLevel } from '../sync/arena.js';
+import type { ValidatorOptions } from '../sync/validator.js';
 
 /** Which guest program every vCPU runs. */
 export interface GuestSpec {
@@ -36,6 +37,12 @@ export interface VmOptions {
   pauseTimeoutMs?: number;
   /** Maximum actors (devices) in the VM. Default 32. */
   maxActors?: number;
+  /**
+   * Run the lock-order validator on every thread of the VM (`true` for the
+   * defaults: today's hierarchy, vcpu.mutex nesting under kvm.lock). Costs an
+   * observer call per lock operation. Default off.
+   */
+  validator?: boolean | ValidatorOptions;
 }
 
 export const VM_DEFAULTS = {
@@ -61,6 +68,7 @@ export interface ResolvedVmOptions {
   resultWords: number;
   pauseTimeoutMs: number;
   maxActors: number;
+  validator: ValidatorOptions | undefined;
 }
 
 const BUILTIN_GUESTS = new Set(['idle', 'spin', 'mmio-loop', 'throw', 'lpi-handler', 'its-setup']);
@@ -114,5 +122,7 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
     resultWords: int('resultWords', o.resultWords ?? VM_DEFAULTS.resultWords, 1, 1 << 20),
     pauseTimeoutMs,
     maxActors: int('maxActors', o.maxActors ?? VM_DEFAULTS.maxActors, 1, 1024),
+    validator: o.validator === true ? {} : o.validator === false || o.validator === undefined ? undefined
+      : typeof o.validator === 'object' ? o.validator : (() => { throw new TypeError('options.validator must be a boolean or ValidatorOptions'); })(),
   };
 }

@@ -9,6 +9,7 @@ import { ActorDirectory } from '../actors/directory.js';
 import { GuestMemory, type Memslot } from '../mem/guest-memory.js';
 import { LockArena, type ThreadKind } from '../sync/arena.js';
 import { ThreadContext } from '../sync/thread.js';
+import { Validator } from '../sync/validator.js';
 import { IoBus } from './io-bus.js';
 import { VcpuBlock } from './vcpu-block.js';
 
@@ -40,6 +41,8 @@ export interface VmShared {
   /** Device-type state shared by all threads, keyed by device type. */
   devices: Record<string, unknown>;
   vcpuExtensions: VcpuExtensionSpec[];
+  /** The lock-order validator's shared state, when the VM runs it. */
+  validator?: SharedArrayBuffer;
 }
 
 /** One thread's view of a VM. */
@@ -63,6 +66,7 @@ export class VmRuntime {
     this.bus = new IoBus(shared.bus);
     this.vcpus = new VcpuBlock(shared.vcpus);
     this.thread = new ThreadContext(this.arena, tid);
+    if (shared.validator !== undefined) new Validator(shared.validator, this.arena).observe(this.thread);
     this.client = new ActorClient(this.dir, this.arena, tid);
   }
 

@@ -17,6 +17,7 @@ import { allocateMemslots } from '../mem/guest-memory.js';
 import { LockArena } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
+import { Validator, type Finding } from '../sync/validator.js';
 import { EBUSY, EINVAL, ETIMEDOUT } from '../uapi/errno.js';
 import { IoBus, type IoRegion } from './io-bus.js';
 import { resolveVmOptions, type ResolvedVmOptions, type VmOptions } from './options.js';
@@ -102,6 +103,7 @@ export class Vm {
       locks,
       devices: {},
       vcpuExtensions: extensions,
+      ...(options.validator !== undefined ? { validator: Validator.create(arena, options.validator) } : {}),
     };
     this.rt = new VmRuntime(this.shared, arena.registerThread('vmm', 0, 'VMM'));
   }
@@ -300,6 +302,11 @@ export class Vm {
     const t = this.rt.thread;
     for (const idx of [...this.shared.locks.vcpu].reverse()) t.mutex(idx).unlock();
     t.mutex(this.shared.locks.kvm).unlock();
+  }
+
+  /** What the lock-order validator found so far ([] when the VM runs without it). */
+  lockFindings(): Finding[] {
+    return this.shared.validator === undefined ? [] : new Validator(this.shared.validator, this.rt.arena).findings();
   }
 
   /** lock_stat per lock class. */

@@ -25,10 +25,10 @@
  * adjacency bits[mc*mc] | hierarchy-reported bits[mc*mc] |
  * provenance[mc*mc*4] | held stacks[maxThreads * STACK_WORDS] | findings.
  */
-import { L_CLASS, LOCK_WORDS, T_PROXY_FOR, type LockArena } from '../sync/arena.js';
-import type { LockObserver, ThreadContext } from '../sync/thread.js';
-import { KVM_LOCK, LOCK_ORDER_2017, LOCK_ORDER_UPSTREAM, VCPU_MUTEX } from '../sync/classes.js';
-import { alignedSharedBuffer } from '../sync/shared-buffer.js';
+import { L_CLASS, LOCK_WORDS, T_PROXY_FOR, type LockArena } from './arena.js';
+import type { LockObserver, ThreadContext } from './thread.js';
+import { KVM_LOCK, LOCK_ORDER_2017, LOCK_ORDER_UPSTREAM, VCPU_MUTEX } from './classes.js';
+import { alignedSharedBuffer } from './shared-buffer.js';
 
 const MAGIC = 0x76616c64; // 'vald'
 const H_MAGIC = 0, H_MAX_CLASSES = 1, H_MAX_THREADS = 2, H_MAX_FINDINGS = 3, H_FINDINGS = 4,
