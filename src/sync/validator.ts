@@ -216,10 +216,12 @@ export class Validator {
     const proxy = Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_PROXY_FOR);
     const attributed = proxy !== 0 ? proxy : tid;
     const cls = this.classOf(lock);
-    const own = this.heldBy(tid);
-    const context = proxy !== 0 && proxy !== tid ? [...this.heldBy(proxy), ...own] : own;
-    if (context.length > 0) this.checkHeld(attributed, tid, context, lock, cls, how);
+    // The held context: the requester's stack (when serving its request), then our own. Walked in
+    // place: this runs on every acquisition, so it allocates nothing.
+    const other = proxy !== 0 && proxy !== tid ? this.stack(proxy) : -1;
     const s = this.stack(tid);
+    if (other >= 0) this.checkStack(other, other, s, attributed, tid, lock, cls, how);
+    this.checkStack(s, other, s, attributed, tid, lock, cls, how);
     const depth = this.i32[s + S_DEPTH]!;
     if (depth >= STACK_DEPTH) {
       Atomics.add(this.i32, s + S_DROPPED, 1);
@@ -229,9 +231,14 @@ export class Validator {
     Atomics.store(this.i32, s + S_DEPTH, depth + 1);
   }
 
-  private checkHeld(attributed: number, acting: number, held: number[], lock: number, cls: number, how: 'lock' | 'trylock'): void {
+  /** Check `lock` against every lock on the held stack at `stack`; `a`/`b` are the whole context's stacks. */
+  private checkStack(stack: number, a: number, b: number, attributed: number, acting: number, lock: number, cls: number,
+    how: 'lock' | 'trylock'): void {
+    const depth = Math.min(Atomics.load(this.i32, stack + S_DEPTH), STACK_DEPTH);
+    if (depth === 0) return;
     const rank = this.i32[this.rankBase + cls]!;
-    for (const h of held) {
+    for (let i = 0; i < depth; i++) {
+      const h = Atomics.load(this.i32, stack + S_LOCKS + i);
       const hc = this.classOf(h);
       if (rank !== 0) {
         const hr = this.i32[this.rankBase + hc]!;
@@ -239,7 +246,7 @@ export class Validator {
       }
       if (how !== 'lock') continue;
       if (hc === cls) {
-        if (h !== lock && !this.nestAllowed(cls, held)) {
+        if (h !== lock && !this.nestAllowed(cls, a, b)) {
           this.report(K_RECURSIVE, attributed, acting, lock, h, how, [], false);
         }
         continue;
@@ -248,11 +255,19 @@ export class Validator {
     }
   }
 
-  private nestAllowed(cls: number, held: number[]): boolean {
+  /** May `cls` nest in this context (stacks `a`, `b`; -1 = none)? */
+  private nestAllowed(cls: number, a: number, b: number): boolean {
     const under = this.i32[this.nestBase + cls]!;
     if (under === 0) return false;
     if (under === -1) return true;
-    return held.some((h) => this.classOf(h) === under - 1);
+    return this.stackHasClass(a, under - 1) || this.stackHasClass(b, under - 1);
+  }
+
+  private stackHasClass(stack: number, cls: number): boolean {
+    if (stack < 0) return false;
+    const depth = Math.min(Atomics.load(this.i32, stack + S_DEPTH), STACK_DEPTH);
+    for (let i = 0; i < depth; i++) if (this.classOf(Atomics.load(this.i32, stack + S_LOCKS + i)) === cls) return true;
+    return false;
   }
 
   private bit(base: number, from: number, to: number): [number, number] {
@@ -261,12 +276,13 @@ export class Validator {
   }
 
   hasEdge(from: number, to: number): boolean {
-    const [w, m] = this.bit(this.adjBase, from, to);
-    return (Atomics.load(this.i32, w) & m) !== 0;
+    const n = from * this.maxClasses + to;
+    return (Atomics.load(this.i32, this.adjBase + (n >>> 5)) & (1 << (n & 31))) !== 0;
   }
 
   private addEdge(tid: number, acting: number, fromLock: number, from: number, toLock: number, to: number): void {
-    const [w, m] = this.bit(this.adjBase, from, to);
+    const n = from * this.maxClasses + to;
+    const w = this.adjBase + (n >>> 5), m = 1 << (n & 31);
     if ((Atomics.load(this.i32, w) & m) !== 0) return;
     // The first setter writes the provenance, then publishes the edge: whoever sees the bit sees who made it.
     const p = this.provBase + (from * this.maxClasses + to) * PROV_WORDS;

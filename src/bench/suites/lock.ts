@@ -29,4 +29,24 @@ function mutexBench(level: LockStatLevel): Benchmark {
   };
 }
 
-export const lockBenchmarks: Benchmark[] = [barePair, mutexBench('off'), mutexBench('counts'), mutexBench('full')];
+const nestedOff: Benchmark = {
+  name: 'lock.nested-validator-off',
+  group: 'lock',
+  title: 'Mutex lock() + unlock() of an inner lock while an outer one is held, lock_stat off, no validator',
+  unit: 'ns/op',
+  open: (ctx) => microSession(ctx, 'lock', 'mutexNested', false, OPS),
+};
+
+const nestedOn: Benchmark = {
+  name: 'lock.nested-validator-on',
+  group: 'lock',
+  title: 'the same with the lock-order validator observing (held stacks, edge lookup, hierarchy check)',
+  unit: 'ns/op',
+  baseline: nestedOff.name,
+  targets: [{ maxRatio: 1.3, source: 'issue 5' }],
+  open: (ctx) => microSession(ctx, 'lock', 'mutexNested', true, OPS),
+};
+
+export const lockBenchmarks: Benchmark[] = [
+  barePair, mutexBench('off'), mutexBench('counts'), mutexBench('full'), nestedOff, nestedOn,
+];
