@@ -10,10 +10,8 @@
  * last message. The least a shared-memory pipeline with two thread hops and
  * the same wake-up behaviour can cost.
  */
-import { BatchCounter, producerLoop, ready } from './batch.js';
-import { checksum, readLoop, SLOT_WORDS, Writer } from './ring.js';
-
-const PAYLOAD = SLOT_WORDS - 1;
+import { ready } from './batch.js';
+import { consumer as ringConsumer, producer as ringProducer, readLoop, Writer } from './ring.js';
 
 export interface Ring2Data {
   /** The two rings (each alignedShared(ringWords(capacity) * 4)). */
@@ -24,16 +22,9 @@ export interface Ring2Data {
   count: number;
 }
 
+/** Hop 0: the one-ring producer, writing ring A. */
 export function producer(d: Ring2Data): void {
-  const out = new Writer(new Int32Array(d.a), d.capacity);
-  const msg = new Int32Array(PAYLOAD);
-  for (let i = 0; i < PAYLOAD; i++) msg[i] = i;
-  const ctl = new Int32Array(d.ctl);
-  ready(ctl);
-  producerLoop(ctl, new Float64Array(d.ctl), d.count, (i) => {
-    msg[0] = i;
-    out.push(msg, 0);
-  });
+  ringProducer({ ring: d.a, capacity: d.capacity, ctl: d.ctl, count: d.count });
 }
 
 /** Hop 1 -> hop 2: reads each message of ring A and writes it on to ring B. */
@@ -43,8 +34,7 @@ export function middle(d: Ring2Data): never {
   return readLoop(new Int32Array(d.a), d.capacity, (r, base) => out.push(r, base + 1));
 }
 
+/** Hop 2: the one-ring consumer, reading ring B. */
 export function consumer(d: Ring2Data): never {
-  const counter = new BatchCounter(new Int32Array(d.ctl), d.count);
-  ready(new Int32Array(d.ctl));
-  return readLoop(new Int32Array(d.b), d.capacity, checksum(counter));
+  return ringConsumer({ ring: d.b, capacity: d.capacity, ctl: d.ctl, count: d.count });
 }
