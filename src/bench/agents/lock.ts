@@ -1,5 +1,6 @@
 /** Micro batches of the lock benchmarks (run by agents/micro.ts on their own thread). */
 import { LockArena, type LockStatLevel } from '../../sync/arena.js';
+import type { Mutex } from '../../sync/mutex.js';
 import { ThreadContext } from '../../sync/thread.js';
 import { Validator } from '../../sync/validator.js';
 import { sink, type MicroBatch } from './micro.js';
@@ -27,17 +28,7 @@ export function barePair(): MicroBatch {
 export function mutex(level: LockStatLevel): MicroBatch {
   const arena = LockArena.create({ locks: 4, threads: 4 }, level);
   const m = ThreadContext.register(arena, 'other', 0, 'bench').mutex(arena.allocLock('bench.lock'));
-  return {
-    ops: OPS,
-    batch: () => {
-      let acc = 0;
-      for (let i = 0; i < OPS; i++) {
-        acc += m.lock();
-        acc += m.unlock();
-      }
-      sink(acc);
-    },
-  };
+  return lockUnlockBatch(m);
 }
 
 /**
@@ -52,6 +43,11 @@ export function mutexNested(validated: boolean): MicroBatch {
   if (validated) new Validator(Validator.create(arena, { hierarchy: 'none' }), arena).observe(ctx);
   ctx.mutex(outer).lock();
   const m = ctx.mutex(inner);
+  return lockUnlockBatch(m);
+}
+
+/** OPS uncontended lock() + unlock() pairs of `m`, results fed to the sink. */
+function lockUnlockBatch(m: Mutex): MicroBatch {
   return {
     ops: OPS,
     batch: () => {
