@@ -19,7 +19,7 @@ import { ItsCache } from '../dist/src/vgic/its-cache.js';
 import { defaultItsBase, GICD_BASE, GICR_BASE } from '../dist/src/vgic/layout.js';
 import {
   acks, acksPerVcpu, barrier, bootConsoleVm, doorbell, expectDeliveredOn, lpiState, msi, R_VIOLATIONS, SCRATCH_GPA,
-  waitAcks, type ConsoleVm, type GuestConsole, type Step, mapSteps as map, cmdsStep as cmds, deliverOn,
+  waitAcks, type ConsoleVm, type GuestConsole, type Step, mapSteps as map, cmdsStep as cmds, deliverOn, expectQuiet,
 } from './helpers/e2e-console.js';
 
 const deliver = (its: number, devid: number, eventId: number, intid: number, v: number) => deliverOn(vm, its, devid, eventId, intid, v);
@@ -50,11 +50,7 @@ afterAll(async () => {
   await vm?.destroy();
 });
 
-afterEach(async () => {
-  await barrier(con);
-  expect(vm.faults).toEqual([]);
-  for (let v = 0; v < 4; v++) expect(Atomics.load(vm.results(v), R_VIOLATIONS)).toBe(0);
-});
+afterEach(() => expectQuiet(vm, con));
 
 describe('spec 9 on a VM with 4 vCPUs and 2 ITSs (guest driver, vm.signalMsi)', () => {
   it('9.5 KVM_SIGNAL_MSI without KVM_MSI_VALID_DEVID or outside every ITS frame is -EINVAL; any address inside a frame selects that ITS', async () => {

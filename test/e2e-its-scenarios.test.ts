@@ -14,7 +14,7 @@ import { runInjectors } from '../dist/src/vgic/injectors.js';
 import { GITS_CREADR, GITS_CWRITER } from '../dist/src/uapi/gits.js';
 import {
   acks, acksPerVcpu, barrier, bootConsoleVm, doorbell, expectDeliveredOn, lpiState, msi, R_TOTAL, R_VIOLATIONS,
-  waitAcks, type ConsoleVm, type GuestConsole, type Step, mapSteps as map, cmdsStep as cmds, deliverOn,
+  waitAcks, type ConsoleVm, type GuestConsole, type Step, mapSteps as map, cmdsStep as cmds, deliverOn, expectQuiet,
 } from './helpers/e2e-console.js';
 
 const deliver = (its: number, devid: number, eventId: number, intid: number, v: number) => deliverOn(vm, its, devid, eventId, intid, v);
@@ -43,11 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await vm?.destroy();
 });
-afterEach(async () => {
-  await barrier(con);
-  expect(vm.faults).toEqual([]);
-  for (let v = 0; v < 4; v++) expect(Atomics.load(vm.results(v), R_VIOLATIONS)).toBe(0);
-});
+afterEach(() => expectQuiet(vm, con));
 
 describe('e2e scenarios: 4 vCPUs, 2 ITSs, guest driver, userspace MSIs', () => {
   it('MAPD/MAPC/MAPTI on both ITSs, then every MSI lands exactly once on the mapped vCPU', async () => {

@@ -185,3 +185,10 @@ export async function deliverOn(vm: GicVm, its: number, devid: number, eventId: 
   expect(await msi(vm, its, devid, eventId), `MSI ${its}/${devid}/${eventId}`).toBe(1);
   await waitAcks(vm, v, intid, before + 1);
 }
+
+/** After each test on a shared console VM: everything queued was handled, no fault, no misdelivery. */
+export async function expectQuiet(vm: GicVm, con: GuestConsole[]): Promise<void> {
+  await barrier(con);
+  expect(vm.faults).toEqual([]);
+  for (let v = 0; v < con.length; v++) expect(Atomics.load(vm.results(v), R_VIOLATIONS)).toBe(0);
+}
