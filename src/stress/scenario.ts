@@ -1,0 +1,91 @@
+/**
+ * What a stress scenario is: a named run against real VMs with an expected
+ * verdict the runner checks. Scenarios live in src/stress/scenarios/, one
+ * file each; the runner (src/stress/runner.ts) adds the watchdog, the
+ * validator report and the verdict; the CLI only prints.
+ */
+import type { Finding } from '../sync/validator.js';
+import type { Deadlock } from './deadlock.js';
+
+/** 'free': the OS schedules the threads; 'random'/'pct': one thread at a time, chosen by a seeded scheduler. */
+export type ScheduleStrategy = 'free' | 'random' | 'pct';
+
+export interface ScheduleOptions {
+  strategy: ScheduleStrategy;
+  /** Seed of the scheduler's choices (and of the scenario's own randomness). */
+  seed: number;
+  /** PCT's bug depth d (d - 1 priority change points). Default 3. */
+  pctDepth?: number;
+  /** Scheduling decisions before the run is ended as 'budget'. Default 200000. */
+  stepBudget?: number;
+}
+
+export interface ScenarioOptions {
+  /** vCPUs per VM. */
+  vcpus: number;
+  /** ITSs per VM (scenarios that need two use at least two). */
+  its: number;
+  /** Wall-clock length of the timed part of soak-like scenarios. */
+  seconds: number;
+  schedule: ScheduleOptions;
+  /** Run the lock-order validator (on by default in stress runs). */
+  validator: boolean;
+  /** End the run at the first validator finding. */
+  stopAtFirst: boolean;
+  /** A run with no progress for this long is reported as a stall and ended. */
+  stallMs: number;
+  /** Record a timeline (Chrome Trace Event format) of the run. */
+  timeline: boolean;
+  /** Progress callback for a progress bar: fraction in 0..1 and a label. */
+  onProgress?: (fraction: number, label: string) => void;
+}
+
+/** A run with no progress for `stallMs`: what each live thread was doing. */
+export interface Stall {
+  afterMs: number;
+  threads: { tid: number; name: string; waitsFor: string; holds: string[] }[];
+}
+
+/** What a scenario observed; the runner adds the verdict. */
+export interface ScenarioObservation {
+  /** One line: what happened, in the scenario's terms (e.g. "SAVE -EBUSY while running, 0 after pause"). */
+  observed: string;
+  /** Did the observation match the scenario's expectation? */
+  ok: boolean;
+  /** Numbers worth printing and aggregating (msis, lost, ebusy, saves, ...). */
+  figures: Record<string, number>;
+  findings: Finding[];
+  deadlocks: Deadlock[];
+  stall: Stall | null;
+  /** Controlled schedules: the run's trace hash and decision count. */
+  traceHash?: string;
+  decisions?: number;
+}
+
+export type Verdict = 'pass' | 'fail';
+
+export interface ScenarioOutcome extends ScenarioObservation {
+  scenario: string;
+  title: string;
+  expected: string;
+  verdict: Verdict;
+  /** Reproduces this run: `vgic-lab replay <token>`. */
+  token: string;
+  options: Omit<ScenarioOptions, 'onProgress'>;
+  durationMs: number;
+}
+
+export interface Scenario {
+  /** CLI name, e.g. 'save-busy'. */
+  name: string;
+  /** The issue's letter, for the summary ('a'..'f'). */
+  letter: string;
+  title: string;
+  /** The expected verdict in one line. */
+  expect: string;
+  /** Schedules this scenario can run under. */
+  schedules: readonly ScheduleStrategy[];
+  /** Defaults this scenario needs (e.g. its: 2). */
+  defaults?: Partial<Pick<ScenarioOptions, 'vcpus' | 'its' | 'seconds'>>;
+  run(options: ScenarioOptions): Promise<ScenarioObservation>;
+}
