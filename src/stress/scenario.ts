@@ -6,6 +6,7 @@
  */
 import type { Finding } from '../sync/validator.js';
 import type { Deadlock } from './deadlock.js';
+import type { CreateVmOptions, GicVm } from '../create-vm.js';
 
 /** 'free': the OS schedules the threads; 'random'/'pct': one thread at a time, chosen by a seeded scheduler. */
 export type ScheduleStrategy = 'free' | 'random' | 'pct';
@@ -48,15 +49,16 @@ export interface Stall {
 
 /** What a scenario observed; the runner adds the verdict. */
 export interface ScenarioObservation {
+  // findings/deadlocks/stall: the runner fills them from the watched VMs; a scenario may add its own.
   /** One line: what happened, in the scenario's terms (e.g. "SAVE -EBUSY while running, 0 after pause"). */
   observed: string;
   /** Did the observation match the scenario's expectation? */
   ok: boolean;
   /** Numbers worth printing and aggregating (msis, lost, ebusy, saves, ...). */
   figures: Record<string, number>;
-  findings: Finding[];
-  deadlocks: Deadlock[];
-  stall: Stall | null;
+  findings?: Finding[];
+  deadlocks?: Deadlock[];
+  stall?: Stall | null;
   /** Controlled schedules: the run's trace hash and decision count. */
   traceHash?: string;
   decisions?: number;
@@ -65,6 +67,9 @@ export interface ScenarioObservation {
 export type Verdict = 'pass' | 'fail';
 
 export interface ScenarioOutcome extends ScenarioObservation {
+  findings: Finding[];
+  deadlocks: Deadlock[];
+  stall: Stall | null;
   scenario: string;
   title: string;
   expected: string;
@@ -87,5 +92,20 @@ export interface Scenario {
   schedules: readonly ScheduleStrategy[];
   /** Defaults this scenario needs (e.g. its: 2). */
   defaults?: Partial<Pick<ScenarioOptions, 'vcpus' | 'its' | 'seconds'>>;
-  run(options: ScenarioOptions): Promise<ScenarioObservation>;
+  run(options: ScenarioOptions, ctx: ScenarioContext): Promise<ScenarioObservation>;
+}
+
+/**
+ * What the runner gives a scenario: VMs created through it get the run's
+ * validator and schedule options and are watched (deadlock, stall) and
+ * destroyed at the end; when the watchdog ends the run, `signal` aborts.
+ */
+export interface ScenarioContext {
+  createVm(options: CreateVmOptions): Promise<GicVm>;
+  /** Aborted when the watchdog ends the run (deadlock, stall, stop-at-first). */
+  signal: AbortSignal;
+  /** A seeded PRNG in [0, 1) for the scenario's own choices (same seed, same choices). */
+  random(): number;
+  /** Report progress (0..1) for the progress bar. */
+  progress(fraction: number, label: string): void;
 }
