@@ -5,6 +5,7 @@
  */
 import { LockArena, type ThreadKind } from './arena.js';
 import { Mutex } from './mutex.js';
+import type { Schedule } from './schedule.js';
 
 /** Sees every acquisition and release of the thread (the lock validator implements it). */
 export interface LockObserver {
@@ -16,6 +17,8 @@ export interface LockObserver {
 
 export class ThreadContext {
   observer: LockObserver | null = null;
+  /** The controlled schedule this thread takes part in (null: the OS schedules it). */
+  sched: Schedule | null = null;
   private readonly mutexes = new Map<number, Mutex>();
 
   constructor(readonly arena: LockArena, readonly tid: number) {}
