@@ -23,7 +23,11 @@ export interface GicVm extends Vm {
 export async function createVm(options: CreateVmOptions & { gic: false }): Promise<Vm>;
 export async function createVm(options?: CreateVmOptions): Promise<GicVm>;
 export async function createVm(options: CreateVmOptions = {}): Promise<Vm | GicVm> {
-  if (options.gic === false) return Vm.create(options);
+  if (options.gic === false) {
+    const vm = await Vm.create(options);
+    if (options.schedule !== undefined) await vm.beginSchedule();
+    return vm;
+  }
   const gicOptions = options.gic ?? {};
   if (gicOptions === null || typeof gicOptions !== 'object') throw new TypeError('options.gic must be an object or false');
   const vm = await Vm.create(options, gicSetup(options.vcpus ?? 1, gicOptions));
@@ -31,6 +35,8 @@ export async function createVm(options: CreateVmOptions = {}): Promise<Vm | GicV
     const gic = await Gic.attach(vm, gicOptions);
     Object.defineProperty(vm, 'gic', { value: gic, enumerable: true });
     Object.defineProperty(vm, 'signalMsi', { value: (msi: KvmMsi) => gic.signalMsi(msi) });
+    // The devices exist (their actors are spawned): from here on the schedule controls every thread.
+    if (options.schedule !== undefined) await vm.beginSchedule();
     return vm as GicVm;
   } catch (e) {
     await vm.destroy();

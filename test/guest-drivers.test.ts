@@ -211,6 +211,7 @@ class FakeGuestForDriverTests {
   writeBytes(gpa: number, src: Uint8Array): number { return this.mem.write(gpa, src); }
   atomics32(gpa: number, count: number): Int32Array | undefined { return this.mem.atomics32(gpa, count); }
   relax(): void { this.relaxes++; }
+  wfe(view: Int32Array, index: number, value: number, timeoutMs = 1): void { this.relaxes++; Atomics.wait(view, index, value, timeoutMs); }
   wfi(): void { this.wfis++; this.onWfi?.(); }
 
   itsFrame(base = ITS0): FakeItsFrameForDriverTests { return this.its.get(base)!; }

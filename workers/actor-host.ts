@@ -5,5 +5,7 @@ import { VmRuntime, type VmShared } from '../src/kvm/shared.js';
 
 const { shared, tid, host, ctl } = workerData as { shared: VmShared; tid: number; host: number; ctl: MessagePort };
 const rt = new VmRuntime(shared, tid);
+rt.sched?.enter();
 await new ActorHost(rt.dir, rt.arena, tid, host, ctl, rt).run();
+rt.sched?.leave();
 ctl.close();

@@ -5,6 +5,7 @@
  * then call post/request with the op.
  */
 import type { LockArena } from '../sync/arena.js';
+import { activeSchedule } from '../sync/schedule.js';
 import { ACTOR_DEAD, type ActorDirectory } from './directory.js';
 import { M_FROM, M_OP, M_REPLY, NO_REPLY, REPLY_NO_ACTOR } from './protocol.js';
 import { PAYLOAD_WORDS } from './mailbox.js';
@@ -33,6 +34,7 @@ export class ActorClient {
 
   /** send() that gives up when the actor dies while its ring is full (nobody would ever drain it). */
   private send(actor: number, len: number): boolean {
+    activeSchedule()?.point('send', actor);
     const mailbox = this.dir.mailbox(actor);
     while (!mailbox.send(this.msg, len, SEND_SLICE_MS)) {
       if (this.dir.state(actor) === ACTOR_DEAD) return false;
@@ -74,11 +76,12 @@ export class ActorClient {
     board.begin(slot);
     try {
       const dir = this.dir;
+      await activeSchedule()?.pointAsync('send', actor);
       if (!(await dir.mailbox(actor).sendAsync(m, PAYLOAD_WORDS, () => dir.state(actor) === ACTOR_DEAD))) {
         board.complete(slot, REPLY_NO_ACTOR); // nobody will: leave the slot reusable
         return { result: REPLY_NO_ACTOR, values: new Int32Array(14) };
       }
-      const result = (await board.waitAsync(slot, timeoutMs, () => dir.state(actor) === ACTOR_DEAD)) ?? REPLY_NO_ACTOR;
+      const result = (await board.waitAsync(slot, timeoutMs, () => dir.state(actor) === ACTOR_DEAD, actor)) ?? REPLY_NO_ACTOR;
       const values = new Int32Array(14);
       for (let i = 0; i < values.length; i++) values[i] = board.value(slot, i);
       return { result, values };

@@ -5,6 +5,8 @@
  * when the consumer announced parking. Costs a producer one load when the
  * consumer is busy. Words: [count, parked].
  */
+import { activeSchedule } from '../sync/schedule.js';
+
 const COUNT = 0, PARKED = 1, CONTROL = 2;
 /** Int32 words per doorbell: a cache line of its own. */
 export const DOORBELL_WORDS = 16;
@@ -51,11 +53,15 @@ export class Doorbell {
    * Consumer: park unless `hasWork()` turns true after announcing it. The
    * announce-then-recheck order closes the lost-wake-up window.
    */
-  park(hasWork: () => boolean, timeoutMs = Infinity): void {
+  park(hasWork: () => boolean, timeoutMs = Infinity, point: 'park' | 'wfi' = 'park'): void {
     const { i32 } = this;
     const seen = Atomics.load(i32, COUNT);
     Atomics.store(i32, PARKED, 1);
-    if (!hasWork()) Atomics.wait(i32, COUNT, seen, timeoutMs);
+    if (!hasWork()) {
+      // Under a controlled schedule the wait goes through the scheduler (it must give up the turn).
+      const s = activeSchedule();
+      if (s === null || s.block(i32, COUNT, seen, point, 0, timeoutMs) === 'free') Atomics.wait(i32, COUNT, seen, timeoutMs);
+    }
     Atomics.store(i32, PARKED, 0);
   }
 }

@@ -10,6 +10,7 @@
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { T_PROXY_FOR, type LockArena } from '../sync/arena.js';
+import { activeSchedule } from '../sync/schedule.js';
 import { EFAULT } from '../uapi/errno.js';
 import { ACTOR_DEAD, ACTOR_LIVE, type ActorDirectory } from './directory.js';
 import type { Mailbox } from './mailbox.js';
@@ -98,7 +99,8 @@ export class ActorHost<C> {
       let n = 0;
       for (const h of this.hosted) n += h.mailbox.drain(h.dispatch, BATCH);
       if (n > 0) continue;
-      if (!this.poll(hasWork)) doorbell.park(hasWork);
+      // Polling would keep a controlled schedule's turn: park at once there.
+      if (activeSchedule() !== null || !this.poll(hasWork)) doorbell.park(hasWork);
     }
   }
 
@@ -160,6 +162,7 @@ export class ActorHost<C> {
   }
 
   private dispatch(h: Hosted, i32: Int32Array, b: number): void {
+    activeSchedule()?.point('recv', i32[b]!);
     const slot = i32[b + M_REPLY]!;
     this.replied = false;
     if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, i32[b + M_FROM]!);

@@ -10,6 +10,7 @@
  * parked, so a busy actor costs producers one load. A full ring makes
  * producers wait (back-pressure); nothing is dropped.
  */
+import { activeSchedule } from '../sync/schedule.js';
 import { Doorbell } from './doorbell.js';
 
 /** Words per slot: [seq, ...payload]. One 64-byte cache line. */
@@ -79,7 +80,8 @@ export class Mailbox {
       const { i32 } = this;
       const seen = Atomics.load(i32, SPACE);
       Atomics.add(i32, SPACE_WAITERS, 1);
-      if (this.full()) {
+      const s = activeSchedule();
+      if (this.full() && (s === null || (await s.blockAsync(i32, SPACE, seen, 'send-full', 0, 50)) === 'free')) {
         const keepAlive = setInterval(() => {}, 1 << 30);
         const r = Atomics.waitAsync(i32, SPACE, seen, 50);
         if (r.async) await r.value;
@@ -136,7 +138,11 @@ export class Mailbox {
     const seen = Atomics.load(i32, SPACE);
     Atomics.add(i32, SPACE_WAITERS, 1);
     let ok = true;
-    if (this.full()) ok = Atomics.wait(i32, SPACE, seen, timeoutMs) !== 'timed-out' || !this.full();
+    if (this.full()) {
+      const s = activeSchedule();
+      const r = s === null ? 'free' : s.block(i32, SPACE, seen, 'send-full', 0, timeoutMs);
+      ok = r === 'free' ? Atomics.wait(i32, SPACE, seen, timeoutMs) !== 'timed-out' || !this.full() : r === 'ok' || !this.full();
+    }
     Atomics.sub(i32, SPACE_WAITERS, 1);
     return ok;
   }

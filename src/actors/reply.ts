@@ -6,6 +6,7 @@
  * notifies; the requester spins briefly, then parks on the state word.
  */
 import { T_WAIT_ACTOR, type LockArena } from '../sync/arena.js';
+import { activeSchedule } from '../sync/schedule.js';
 
 export const REPLY_WORDS = 16;
 const R_STATE = 0, R_RESULT = 1, R_VALUES = 2;
@@ -49,11 +50,17 @@ export class ReplyBoard {
     isDead: () => boolean = () => false): number | undefined {
     const { i32 } = this;
     const st = slot * REPLY_WORDS + R_STATE;
-    for (let i = 0; i < SPINS; i++) {
+    const s = activeSchedule();
+    for (let i = 0; i < SPINS && s === null; i++) {
       if (Atomics.load(i32, st) === DONE) return this.finish(slot);
     }
     const rec = arena.threadRecord(tid) + T_WAIT_ACTOR;
     Atomics.store(arena.i32, rec, actor + 1);
+    if (s !== null && Atomics.load(i32, st) === PENDING) {
+      // The actor dying is not a word change the scheduler sees: a dead actor's requests end with the schedule.
+      const r = s.block(i32, st, PENDING, 'reply', actor, timeoutMs);
+      if (r === 'timed-out') timeoutMs = 0;
+    }
     const deadline = performance.now() + timeoutMs;
     while (Atomics.load(i32, st) === PENDING) {
       const left = deadline - performance.now();
@@ -66,10 +73,12 @@ export class ReplyBoard {
   }
 
   /** Main-thread side of wait(). */
-  async waitAsync(slot: number, timeoutMs = Infinity, isDead: () => boolean = () => false): Promise<number | undefined> {
+  async waitAsync(slot: number, timeoutMs = Infinity, isDead: () => boolean = () => false, actor = 0): Promise<number | undefined> {
     const { i32 } = this;
     const st = slot * REPLY_WORDS + R_STATE;
     if (Atomics.load(i32, st) === DONE) return this.finish(slot);
+    const s = activeSchedule();
+    if (s !== null && (await s.blockAsync(i32, st, PENDING, 'reply', actor, timeoutMs)) === 'timed-out') timeoutMs = 0;
     const keepAlive = setInterval(() => {}, 1 << 30);
     try {
       const deadline = performance.now() + timeoutMs;

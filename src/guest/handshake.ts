@@ -63,7 +63,6 @@ export function waitForSetup(guest: Guest, gpa: number, atLeast: number, timeout
     const s = Atomics.load(w, MAILBOX_STATE);
     if (s < 0 || s >= atLeast) return s;
     if (performance.now() >= deadline) return -ETIMEDOUT;
-    Atomics.wait(w, MAILBOX_STATE, s, 1);
-    guest.relax();
+    guest.wfe(w, MAILBOX_STATE, s, 1);
   }
 }

@@ -43,6 +43,11 @@ export interface Guest<E = Record<string, any>> {
   wfi(): void;
   /** A point where the vCPU honours pause/exit requests (cpu_relax in a polling loop). */
   relax(): void;
+  /**
+   * Wait for event: sleep while word `index` of `view` (guest RAM from atomics32) still
+   * holds `value`, at most `timeoutMs` (default 1); may return early. For polling loops.
+   */
+  wfe(view: Int32Array, index: number, value: number, timeoutMs?: number): void;
   /** True once the VMM asked this vCPU to exit for good; the next call unwinds the guest. */
   readonly exiting: boolean;
 }

@@ -6,6 +6,7 @@
 import type { MemslotSpec } from '../mem/guest-memory.js';
 import type { LockStatLevel } from '../sync/arena.js';
 import type { ValidatorOptions } from '../sync/validator.js';
+import type { ScheduleConfig } from '../sync/schedule.js';
 
 /** Which guest program every vCPU runs. */
 export interface GuestSpec {
@@ -43,6 +44,12 @@ export interface VmOptions {
    * observer call per lock operation. Default off.
    */
   validator?: boolean | ValidatorOptions;
+  /**
+   * Run the VM under a controlled schedule: one thread at a time, a seeded
+   * strategy ('random' or 'pct') choosing at every scheduling point, virtual
+   * time for timeouts. Same seed, same interleaving. Default: none (the OS schedules).
+   */
+  schedule?: ScheduleConfig;
 }
 
 export const VM_DEFAULTS = {
@@ -69,6 +76,7 @@ export interface ResolvedVmOptions {
   pauseTimeoutMs: number;
   maxActors: number;
   validator: ValidatorOptions | undefined;
+  schedule: ScheduleConfig | undefined;
 }
 
 const BUILTIN_GUESTS = new Set(['idle', 'spin', 'mmio-loop', 'throw', 'lpi-handler', 'its-setup']);
@@ -124,5 +132,16 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
     maxActors: int('maxActors', o.maxActors ?? VM_DEFAULTS.maxActors, 1, 1024),
     validator: o.validator === true ? {} : o.validator === false || o.validator === undefined ? undefined
       : typeof o.validator === 'object' ? o.validator : (() => { throw new TypeError('options.validator must be a boolean or ValidatorOptions'); })(),
+    schedule: o.schedule === undefined ? undefined : resolveSchedule(o.schedule),
   };
+}
+
+function resolveSchedule(s: ScheduleConfig): ScheduleConfig {
+  if (s === null || typeof s !== 'object') throw new TypeError('options.schedule must be { strategy, seed }');
+  if (s.strategy !== 'random' && s.strategy !== 'pct') throw new TypeError(`options.schedule.strategy must be 'random' or 'pct'`);
+  int('schedule.seed', s.seed, 0, 0xffffffff);
+  if (s.pctDepth !== undefined) int('schedule.pctDepth', s.pctDepth, 1, 9);
+  if (s.stepBudget !== undefined) int('schedule.stepBudget', s.stepBudget, 1, 2 ** 31 - 1);
+  if (s.pctHorizon !== undefined) int('schedule.pctHorizon', s.pctHorizon, 1, 2 ** 31 - 1);
+  return { ...s };
 }

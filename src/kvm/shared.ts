@@ -10,6 +10,7 @@ import { GuestMemory, type Memslot } from '../mem/guest-memory.js';
 import { LockArena, type ThreadKind } from '../sync/arena.js';
 import { ThreadContext } from '../sync/thread.js';
 import { Validator } from '../sync/validator.js';
+import { KEY_ACTOR_HOST, KEY_INJECTOR, KEY_OTHER, KEY_VCPU, KEY_VMM, Schedule, threadKey } from '../sync/schedule.js';
 import { IoBus } from './io-bus.js';
 import { VcpuBlock } from './vcpu-block.js';
 
@@ -43,6 +44,33 @@ export interface VmShared {
   vcpuExtensions: VcpuExtensionSpec[];
   /** The lock-order validator's shared state, when the VM runs it. */
   validator?: SharedArrayBuffer;
+  /** The controlled scheduler's shared state, when the VM runs under one. */
+  schedule?: SharedArrayBuffer;
+}
+
+const KEY_OF_KIND: Record<string, number> = { vmm: KEY_VMM, vcpu: KEY_VCPU, actor: KEY_ACTOR_HOST, injector: KEY_INJECTOR };
+
+/**
+ * Every SharedArrayBuffer of a VM, in an order every thread computes alike:
+ * a controlled-schedule wait names its word by (buffer number, index).
+ */
+export function vmBuffers(shared: VmShared): SharedArrayBuffer[] {
+  const out: SharedArrayBuffer[] = [];
+  const seen = new Set<SharedArrayBuffer>();
+  const walk = (v: unknown, depth: number): void => {
+    if (v instanceof SharedArrayBuffer) {
+      if (!seen.has(v)) { seen.add(v); out.push(v); }
+    } else if (ArrayBuffer.isView(v)) {
+      walk(v.buffer, depth);
+    } else if (depth > 0 && v !== null && typeof v === 'object') {
+      for (const k of Object.keys(v).sort()) walk((v as Record<string, unknown>)[k], depth - 1);
+    }
+  };
+  walk([shared.arena, shared.directory, shared.vcpus, shared.bus], 1);
+  walk(shared.memslots, 3);
+  walk(shared.devices, 4);
+  if (shared.validator !== undefined) walk(shared.validator, 0);
+  return out;
 }
 
 /** One thread's view of a VM. */
@@ -67,6 +95,10 @@ export class VmRuntime {
     this.vcpus = new VcpuBlock(shared.vcpus);
     this.thread = new ThreadContext(this.arena, tid);
     if (shared.validator !== undefined) new Validator(shared.validator, this.arena).observe(this.thread);
+    if (shared.schedule !== undefined) {
+      const t = this.arena.threadInfo(tid);
+      this.thread.sched = new Schedule(shared.schedule, vmBuffers(shared), threadKey(KEY_OF_KIND[t.kind] ?? KEY_OTHER, t.index));
+    }
     this.client = new ActorClient(this.dir, this.arena, tid);
   }
 
@@ -74,6 +106,11 @@ export class VmRuntime {
   static register(shared: VmShared, kind: ThreadKind, index: number, name: string): VmRuntime {
     const arena = new LockArena(shared.arena);
     return new VmRuntime(shared, arena.registerThread(kind, index, name));
+  }
+
+  /** The controlled schedule this thread takes part in, if the VM runs under one. */
+  get sched(): Schedule | null {
+    return this.thread.sched;
   }
 
   get tid(): number {

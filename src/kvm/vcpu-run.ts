@@ -72,6 +72,7 @@ export class VcpuRunner implements Guest {
   run(): VcpuExit {
     const { rt, vcpuId } = this;
     let exit: VcpuExit;
+    rt.sched?.enter();
     try {
       this.enter();
       if (Atomics.exchange(this.i32, rt.vcpus.word(vcpuId, V_HAS_RUN), 1) === 0) {
@@ -91,6 +92,7 @@ export class VcpuRunner implements Guest {
     Atomics.store(this.i32, rt.vcpus.word(vcpuId, V_EXIT_REASON), EXIT_REASON_NAMES.indexOf(exit.reason));
     rt.vcpus.setState(vcpuId, VCPU_EXITED);
     this.ackPause(-1); // wakes a VMM waiting for a pause acknowledgement: this vCPU will never give one
+    rt.sched?.leave();
     return exit;
   }
 
@@ -127,7 +129,8 @@ export class VcpuRunner implements Guest {
       // so we never acknowledge a pause and then leave because we had read the request word too early.
       const epoch = Atomics.load(i32, epochWord);
       if (epoch !== acked) this.ackPause((acked = epoch));
-      Atomics.wait(i32, reqWord, r);
+      const s = this.rt.sched;
+      if (s === null || s.block(i32, reqWord, r, 'vcpu-wait', this.vcpuId) === 'free') Atomics.wait(i32, reqWord, r);
     }
     this.enter();
   }
@@ -144,6 +147,14 @@ export class VcpuRunner implements Guest {
 
   relax(): void {
     this.check();
+    this.rt.sched?.point('relax', this.vcpuId);
+  }
+
+  wfe(view: Int32Array, index: number, value: number, timeoutMs = 1): void {
+    this.check();
+    const s = this.rt.sched;
+    if (s === null || s.block(view, index, value, 'wfe', this.vcpuId, timeoutMs) === 'free') Atomics.wait(view, index, value, timeoutMs);
+    this.check();
   }
 
   wfi(): void {
@@ -151,7 +162,7 @@ export class VcpuRunner implements Guest {
     const { i32, reqWord } = this;
     Atomics.add(i32, this.rt.vcpus.word(this.vcpuId, V_WFI), 1);
     if ((Atomics.and(i32, reqWord, ~REQ_IRQ_PENDING) & REQ_IRQ_PENDING) !== 0) return;
-    this.doorbell.park(() => (Atomics.load(i32, reqWord) & REQ_MASK) !== 0);
+    this.doorbell.park(() => (Atomics.load(i32, reqWord) & REQ_MASK) !== 0, Infinity, 'wfi');
     Atomics.and(i32, reqWord, ~REQ_IRQ_PENDING);
     this.check();
   }
@@ -220,6 +231,7 @@ export class VcpuRunner implements Guest {
   mmioWrite64(gpa: number, value: bigint): void { this.mmioWrite(gpa, 8, value); }
 
   private enterDevice(): void {
+    this.rt.sched?.point('mmio-exit', this.vcpuId);
     Atomics.add(this.i32, this.rt.vcpus.word(this.vcpuId, V_MMIO_EXITS), 1);
     Atomics.store(this.i32, this.rt.vcpus.word(this.vcpuId, V_IN_MMIO), 1);
   }

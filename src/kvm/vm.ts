@@ -18,12 +18,13 @@ import { LockArena } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
 import { Validator, type Finding } from '../sync/validator.js';
+import { KEY_VCPU, Schedule, threadKey, type ScheduleSummary } from '../sync/schedule.js';
 import { EBUSY, EINVAL, ETIMEDOUT } from '../uapi/errno.js';
 import { IoBus, type IoRegion } from './io-bus.js';
 import { resolveVmOptions, type ResolvedVmOptions, type VmOptions } from './options.js';
 import { VmRuntime, type VcpuExtensionSpec, type VmShared } from './shared.js';
 import {
-  EXIT_DIED, EXIT_REASON_NAMES, REQ_EXIT, REQ_PAUSE, V_ENTRIES, V_EXIT_REASON, V_MMIO_EXITS, V_PAUSE_ACK,
+  EXIT_DIED, EXIT_REASON_NAMES, REQ_EXIT, REQ_PAUSE, V_ENTRIES, V_REQUESTS, V_EXIT_REASON, V_MMIO_EXITS, V_PAUSE_ACK,
   V_PAUSE_EPOCH, V_STATE, V_UNHANDLED_MMIO, V_WFI, VCPU_CREATED, VCPU_EXITED, VCPU_PAUSED, VCPU_STATE_NAMES, VcpuBlock, type VcpuStateName,
 } from './vcpu-block.js';
 import type { VcpuExit } from './vcpu-run.js';
@@ -104,6 +105,7 @@ export class Vm {
       devices: {},
       vcpuExtensions: extensions,
       ...(options.validator !== undefined ? { validator: Validator.create(arena, options.validator) } : {}),
+      ...(options.schedule !== undefined ? { schedule: Schedule.create(options.schedule) } : {}),
     };
     this.rt = new VmRuntime(this.shared, arena.registerThread('vmm', 0, 'VMM'));
   }
@@ -191,6 +193,7 @@ export class Vm {
       if (this.state !== 'created') return -EINVAL;
       this.state = 'running';
       for (const s of this.vcpuSlots) {
+        this.rt.sched?.expect(threadKey(KEY_VCPU, s.id)); // chosen before it arrives, it is waited for
         const died = (message: string): VcpuExit => (s.exited ??= { vcpuId: s.id, reason: 'died', error: { message } });
         // A worker that dies never answers run(): its 'exit' event settles the vCPU's exit instead.
         const gone = new Promise<VcpuExit>((resolve) => (s.worker.threadId === -1 ? resolve(died('worker exited'))
@@ -257,16 +260,22 @@ export class Vm {
    */
   private async waitVcpus(w: number, ok: (i: number) => boolean, timeoutMs: number): Promise<number[]> {
     const b = this.rt.vcpus;
-    const deadline = performance.now() + timeoutMs;
+    const s = this.rt.sched;
+    // Under a controlled schedule the wait goes through the scheduler, on virtual time.
+    const now = (): number => (s?.active ? s.now() : performance.now());
+    const deadline = now() + timeoutMs;
     const keepAlive = setInterval(() => {}, 1 << 30);
     try {
       for (let i = 0; i < this.nrVcpus; i++) {
         for (;;) {
           const seen = Atomics.load(b.i32, b.word(i, w));
           if (ok(i)) break;
-          const left = deadline - performance.now();
+          const left = deadline - now();
           if (left <= 0) break;
-          const r = Atomics.waitAsync(b.i32, b.word(i, w), seen, left);
+          if (s?.active) {
+            if ((await s.blockAsync(b.i32, b.word(i, w), seen, 'pause-wait', i, left)) !== 'free') continue;
+          }
+          const r = Atomics.waitAsync(b.i32, b.word(i, w), seen, Math.max(0, deadline - now()));
           if (r.async) await r.value;
         }
       }
@@ -304,6 +313,31 @@ export class Vm {
     t.mutex(this.shared.locks.kvm).unlock();
   }
 
+  /**
+   * Put every thread of the VM under the controlled schedule (options.schedule).
+   * createVm() calls it once the devices exist; from then on one thread runs
+   * at a time, the VMM included: its awaits are scheduling points.
+   */
+  async beginSchedule(): Promise<void> {
+    const s = this.rt.sched;
+    if (s === null) throw new Error('beginSchedule: the VM was created without options.schedule');
+    const b = this.rt.vcpus, dir = this.rt.dir, arena = this.rt.arena;
+    // Threads parked the ordinary way must wake up and reach a scheduling point.
+    await s.begin(() => {
+      for (let h = 0; h < dir.maxHosts; h++) dir.doorbell(h).ringAlways();
+      for (let i = 0; i < this.nrVcpus; i++) {
+        b.doorbell(i).ringAlways();
+        Atomics.notify(b.i32, b.word(i, V_REQUESTS));
+      }
+      for (let l = 0; l < arena.lockCount(); l++) Atomics.notify(arena.i32, arena.wordIndex(l));
+    });
+  }
+
+  /** The controlled schedule's state: strategy, seed, end, decisions, trace hash (undefined without one). */
+  schedule(): ScheduleSummary | undefined {
+    return this.rt.sched?.summary();
+  }
+
   /** What the lock-order validator found so far ([] when the VM runs without it). */
   lockFindings(): Finding[] {
     return this.shared.validator === undefined ? [] : new Validator(this.shared.validator, this.rt.arena).findings();
@@ -321,6 +355,8 @@ export class Vm {
    * `init` (structured-cloned). Placement follows options.actorPlacement.
    */
   async spawnActor(module: string | URL, init: unknown, name: string): Promise<number> {
+    // Spawning waits for the host's MessagePort reply, which the scheduler cannot see.
+    if (this.rt.sched?.active) throw new Error(`spawnActor(${name}): actors are created before a controlled schedule begins`);
     const host = this.options.actorPlacement === 'shared' && this.sharedHost !== undefined
       ? this.sharedHost
       : await this.startHost(name);
@@ -453,6 +489,8 @@ export class Vm {
     return this.ops.runExclusive(async () => {
       if (this.state === 'destroyed') return;
       this.state = 'destroyed';
+      // Back to the OS scheduler: the exit requests below must reach every thread.
+      this.rt.sched?.end('done');
       // Whatever the VMM still holds (lockAllVcpus without unlock) would keep vCPUs from ever seeing the exit request.
       for (const l of this.rt.arena.locksHeldBy(this.rt.tid)) this.rt.thread.mutex(l).unlock();
       const b = this.rt.vcpus;

@@ -17,6 +17,7 @@ import {
 } from './arena.js';
 import { EBUSY, EOWNERDEAD, EPERM, ETIMEDOUT } from '../uapi/errno.js';
 import type { ThreadContext } from './thread.js';
+import type { Schedule } from './schedule.js';
 
 /** Spins before parking: a handoff between two running threads costs far less than a futex wake. */
 const SPIN_LIMIT = 128;
@@ -51,6 +52,8 @@ export class Mutex {
 
   /** Blocking acquire. Never call on the main thread (it would stall owner-death recovery). */
   lock(timeoutMs = Infinity): LockResult {
+    const s = this.thread.sched;
+    if (s !== null && s.active) return this.lockControlled(s, timeoutMs);
     if (Atomics.compareExchange(this.i32, this.w, 0, this.tid) === 0) {
       if (this.counts) this.acquired(false, 0);
       this.thread.observer?.acquired(this.index, 'lock');
@@ -103,8 +106,65 @@ export class Mutex {
     }
   }
 
+  /**
+   * lock() under a controlled schedule: acquiring is a scheduling point, and a
+   * held lock is waited for through the scheduler (never a futex wait, which
+   * would keep the turn). Virtual time bounds a timed lock.
+   */
+  private lockControlled(s: Schedule, timeoutMs: number): LockResult {
+    s.point('lock', this.index);
+    const deadline = s.now() + timeoutMs;
+    for (;;) {
+      const r = this.tryControlled();
+      if (r !== undefined) return r;
+      const res = s.block(this.i32, this.w, Atomics.load(this.i32, this.w), 'lock-wait', this.index, deadline - s.now());
+      if (res !== 'ok') return this.controlledWaitEnded(res, timeoutMs);
+    }
+  }
+
+  private async lockAsyncControlled(s: Schedule, timeoutMs: number): Promise<LockResult> {
+    await s.pointAsync('lock', this.index);
+    const deadline = s.now() + timeoutMs;
+    for (;;) {
+      const r = this.tryControlled();
+      if (r !== undefined) return r;
+      const res = await s.blockAsync(this.i32, this.w, Atomics.load(this.i32, this.w), 'lock-wait', this.index, deadline - s.now());
+      if (res === 'free') {
+        Atomics.store(this.i32, this.thread.arena.threadRecord(this.tid) + T_WAIT_LOCK, 0);
+        return this.lockAsync(timeoutMs);
+      }
+      if (res === 'timed-out') return this.controlledWaitEnded(res, timeoutMs);
+    }
+  }
+
+  /** One attempt while holding the turn: the result, or undefined after publishing the wait. */
+  private tryControlled(): LockResult | undefined {
+    const { i32, w, tid } = this;
+    const rec = this.thread.arena.threadRecord(tid) + T_WAIT_LOCK;
+    const v = Atomics.load(i32, w);
+    if ((v & FUTEX_TID_MASK) === 0) {
+      if (Atomics.compareExchange(i32, w, v, tid | (v & FUTEX_WAITERS)) !== v) return undefined;
+      Atomics.store(i32, rec, 0);
+      return this.finishAcquire(v, 0);
+    }
+    if ((v & FUTEX_TID_MASK) === tid) throw new Error(`recursive locking of lock ${this.index} by tid ${tid}`);
+    if (Atomics.load(i32, rec) !== this.index + 1) {
+      this.thread.observer?.waiting?.(this.index, 'lock');
+      Atomics.store(i32, rec, this.index + 1); // the deadlock detector's wait-for edge
+    }
+    return undefined;
+  }
+
+  /** The schedule ended (go back to an ordinary wait) or the virtual deadline passed. */
+  private controlledWaitEnded(res: 'timed-out' | 'free', timeoutMs: number): LockResult {
+    Atomics.store(this.i32, this.thread.arena.threadRecord(this.tid) + T_WAIT_LOCK, 0);
+    return res === 'timed-out' ? -ETIMEDOUT : this.lock(timeoutMs);
+  }
+
   /** Acquire from the main thread without blocking its event loop. */
   async lockAsync(timeoutMs = Infinity): Promise<LockResult> {
+    const s = this.thread.sched;
+    if (s !== null && s.active) return this.lockAsyncControlled(s, timeoutMs);
     if (Atomics.compareExchange(this.i32, this.w, 0, this.tid) === 0) {
       if (this.counts) this.acquired(false, 0);
       this.thread.observer?.acquired(this.index, 'lock');
@@ -149,6 +209,8 @@ export class Mutex {
 
   /** Acquire only if free: 0 (or -EOWNERDEAD) on success, -EBUSY otherwise. */
   tryLock(): LockResult {
+    const s = this.thread.sched;
+    if (s !== null) s.point('trylock', this.index);
     const { i32, w, tid } = this;
     let v = Atomics.compareExchange(i32, w, 0, tid);
     if (v === 0) {
@@ -183,6 +245,8 @@ export class Mutex {
       Atomics.store(i32, w, 0);
       Atomics.notify(i32, w, 1);
     }
+    const s = this.thread.sched;
+    if (s !== null) s.point('unlock', this.index);
     return 0;
   }
 

@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { InjectorHandle, KvmMsi } from './msi.js';
+import { activeSchedule, KEY_INJECTOR, threadKey } from '../sync/schedule.js';
 
 const INJECTOR_WORKER = new URL('../../workers/msi-injector.js', import.meta.url);
 
@@ -35,6 +36,9 @@ export const CNT_DELIVERED = 0, CNT_BLOCKED = 1, CNT_ERRORS = 2, CNT_FIRST_ERROR
 
 /** Run one injector worker per plan, all at once; resolves when every one has finished. */
 export async function runInjectors(handle: InjectorHandle, plans: InjectorPlan[]): Promise<InjectorResult[]> {
+  // Under a controlled schedule, choosing an injector before its thread arrives waits for it.
+  const sched = activeSchedule();
+  plans.forEach((_, index) => sched?.expect(threadKey(KEY_INJECTOR, index)));
   return Promise.all(plans.map((plan, index) => new Promise<InjectorResult>((resolve, reject) => {
     const counters = new SharedArrayBuffer(16);
     const data: InjectorWorkerData = { handle, index, plan, counters };
@@ -60,6 +64,7 @@ export async function injectorMain(d: InjectorWorkerData, post: (m: unknown) => 
   const rounds = d.plan.rounds ?? 1;
   let delivered = 0, blocked = 0, errors = 0;
   const t0 = performance.now();
+  inj.rt.sched?.enter();
   for (let r = 0; r < rounds; r++) {
     for (const msi of d.plan.msis) {
       const ret = inj.signalMsi(msi);
@@ -72,5 +77,6 @@ export async function injectorMain(d: InjectorWorkerData, post: (m: unknown) => 
   Atomics.store(c, CNT_DELIVERED, delivered);
   Atomics.store(c, CNT_BLOCKED, blocked);
   Atomics.store(c, CNT_ERRORS, errors);
+  inj.rt.sched?.leave();
   post({ elapsedMs });
 }

@@ -55,6 +55,7 @@ export class MsiInjector {
 
   /** Blocking KVM_SIGNAL_MSI for worker threads. */
   signalMsi(msi: KvmMsi): number {
+    this.rt.sched?.point('signal-msi', msi?.data | 0);
     const p = this.prepare(msi);
     if (typeof p === 'number') return p;
     const { client } = this.rt;
@@ -65,6 +66,7 @@ export class MsiInjector {
 
   /** KVM_SIGNAL_MSI for the main thread. */
   async signalMsiAsync(msi: KvmMsi): Promise<number> {
+    await this.rt.sched?.pointAsync('signal-msi', msi?.data | 0);
     const p = this.prepare(msi);
     if (typeof p === 'number') return p;
     const { result } = await this.rt.client.requestAsync(this.itsActor(p.its), OP_ITS_MSI, [p.devid | 0, p.eventid | 0]);
