@@ -1,0 +1,18 @@
+/**
+ * The stress engine's pictures: the lock dependency graph (DOT, SVG) and the
+ * timeline recorder with its Chrome Trace Event export.
+ */
+export { lockGraphFromValidator, type LockGraph, type LockGraphEdge } from './pictures/lock-graph.js';
+export { lockGraphToDot, dotString } from './pictures/dot.js';
+export { lockGraphToSvg, dotToSvg } from './pictures/svg.js';
+export {
+  createTimeline, readTimeline, timelineBase, TimelineWriter,
+  type TimelineOptions, type TimelineEvent, type TimelineSlot,
+} from './timeline.js';
+export {
+  TIMELINE_CATEGORIES, TIMELINE_EVENTS, timelineEventId, EV_KVM_RUN, EV_LOCK_HELD, EV_LOCK_WAIT,
+  type TimelineCategory, type TimelineEventDef, type TimelineEventName,
+} from './timeline-events.js';
+export { timelineLockObserver } from './timeline-locks.js';
+export { toChromeTrace, type ChromeTrace, type ChromeTraceEvent, type TimelineNames } from './chrome-trace.js';
+export { composeObservers } from '../sync/observers.js';
