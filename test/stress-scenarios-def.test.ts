@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import blindSpotDefault, { blindSpot } from '../dist/src/stress/scenarios/blind-spot.js';
+import migrateStormDefault, { migrateStorm } from '../dist/src/stress/scenarios/migrate-storm.js';
 import { scenarioOptions, testContext, type TestContext } from './helpers/scenario-ctx.js';
 
 let tc: TestContext | undefined;
@@ -33,5 +34,29 @@ describe('scenario (d) blind-spot', () => {
     for (const vm of tc.vms) expect(vm.lockFindings()).toEqual([]);
     expect(tc.vms.flatMap((vm) => vm.faults)).toEqual([]);
     expect(tc.progress.at(-1)?.fraction).toBe(1);
+  });
+});
+
+describe('scenario (e) migrate-storm', () => {
+  it('SAVE_TABLES is -EBUSY while the storm runs; the destination is equivalent and loses no LPI', async () => {
+    expect(migrateStormDefault).toBe(migrateStorm);
+    expect(migrateStorm).toMatchObject({ name: 'migrate-storm', letter: 'e' });
+    tc = testContext({ seed: 5, validator: true });
+    const t0 = performance.now();
+    const obs = await migrateStorm.run(scenarioOptions({ vcpus: 2, its: 1, seconds: 0.5 }), tc.ctx);
+    console.log(`migrate-storm ${(performance.now() - t0).toFixed(0)} ms: ${obs.observed} ${JSON.stringify(obs.figures)}`);
+    const f = obs.figures;
+    expect(f.msis).toBeGreaterThan(0);
+    expect(f.refused).toBe(0);
+    expect(f.ebusy).toBeGreaterThan(0);
+    expect(f.ebusy).toBe(f.attempts);
+    expect(f.saves).toBe(1);
+    expect(f.pendingAtPause).toBeGreaterThan(0);
+    expect(f.equivalent).toBe(1);
+    expect(f.lost).toBe(0);
+    expect(f.duplicated).toBe(0);
+    expect(obs.ok).toBe(true);
+    for (const vm of tc.vms) expect(vm.lockFindings()).toEqual([]);
+    expect(tc.vms.flatMap((vm) => vm.faults)).toEqual([]);
   });
 });
