@@ -28,7 +28,8 @@ export interface TestContext {
   dispose(): Promise<void>;
 }
 
-export function testContext(o: { seed?: number; validator?: boolean } = {}): TestContext {
+/** `onProgress` sees each progress call (with the context, e.g. to abort the run at some point). */
+export function testContext(o: { seed?: number; validator?: boolean; onProgress?: (fraction: number, label: string, tc: TestContext) => void } = {}): TestContext {
   const vms: GicVm[] = [];
   const abort = new AbortController();
   const progress: { fraction: number; label: string }[] = [];
@@ -40,14 +41,18 @@ export function testContext(o: { seed?: number; validator?: boolean } = {}): Tes
     },
     signal: abort.signal,
     random: mulberry32(o.seed ?? 1),
-    progress: (fraction, label) => progress.push({ fraction, label }),
+    progress: (fraction, label) => {
+      progress.push({ fraction, label });
+      o.onProgress?.(fraction, label, tc);
+    },
   };
-  return {
+  const tc: TestContext = {
     ctx, vms, abort, progress,
     async dispose() {
       await Promise.all(vms.splice(0).map((vm) => vm.destroy()));
     },
   };
+  return tc;
 }
 
 /** Scenario options as the runner would pass them, with small sizes. */
