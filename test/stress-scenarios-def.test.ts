@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import blindSpotDefault, { blindSpot } from '../dist/src/stress/scenarios/blind-spot.js';
 import migrateStormDefault, { migrateStorm } from '../dist/src/stress/scenarios/migrate-storm.js';
+import lpiSoakDefault, { lpiSoak } from '../dist/src/stress/scenarios/lpi-soak.js';
 import { scenarioOptions, testContext, type TestContext } from './helpers/scenario-ctx.js';
 
 let tc: TestContext | undefined;
@@ -58,5 +59,46 @@ describe('scenario (e) migrate-storm', () => {
     expect(obs.ok).toBe(true);
     for (const vm of tc.vms) expect(vm.lockFindings()).toEqual([]);
     expect(tc.vms.flatMap((vm) => vm.faults)).toEqual([]);
+  });
+
+  it('stops the storm promptly when the run is aborted', async () => {
+    tc = testContext({ seed: 8, onProgress: (_f, label, t) => label.includes('-EBUSY') && t.abort.abort() });
+    const obs = await migrateStorm.run(scenarioOptions({ vcpus: 2, its: 1, seconds: 600 }), tc.ctx);
+    expect(obs.ok).toBe(false);
+    expect(obs.observed).toBe('aborted during the storm');
+    expect(obs.figures.attempts).toBe(1);
+  });
+});
+
+describe('scenario (f) lpi-soak', () => {
+  it('lpi-stress on a validated VM for options.seconds: nothing fails, the validator finds nothing', async () => {
+    expect(lpiSoakDefault).toBe(lpiSoak);
+    expect(lpiSoak).toMatchObject({ name: 'lpi-soak', letter: 'f' });
+    tc = testContext({ seed: 6, validator: true });
+    const t0 = performance.now();
+    const obs = await lpiSoak.run(scenarioOptions({ vcpus: 2, its: 2, seconds: 1 }), tc.ctx);
+    console.log(`lpi-soak ${(performance.now() - t0).toFixed(0)} ms: ${obs.observed} ${JSON.stringify(obs.figures)}`);
+    const f = obs.figures;
+    expect(f.injected).toBeGreaterThan(0);
+    expect(f.handled).toBeGreaterThan(0);
+    expect(f.handled).toBeLessThanOrEqual(f.injected!);
+    expect(f.failed).toBe(0);
+    expect(f.findings).toBe(0);
+    expect(f.lpisPerSecond).toBeGreaterThan(0);
+    expect(obs.ok).toBe(true);
+    expect(tc.vms).toHaveLength(1);
+    expect(tc.vms[0]!.shared.validator, 'the context turned the validator on').toBeDefined();
+    expect(tc.vms[0]!.lockFindings()).toEqual([]);
+    expect(tc.vms[0]!.faults).toEqual([]);
+  });
+
+  it('stops promptly when the run is aborted', async () => {
+    // Abort once the first injection round has reported progress (an event, not a delay).
+    tc = testContext({ seed: 7, validator: true, onProgress: (_f, label, t) => label.includes('LPIs') && t.abort.abort() });
+    const obs = await lpiSoak.run(scenarioOptions({ vcpus: 2, its: 1, seconds: 600 }), tc.ctx);
+    expect(tc.ctx.signal.aborted).toBe(true);
+    expect(obs.ok).toBe(false);
+    expect(obs.observed).toMatch(/^aborted/);
+    expect(obs.figures.rounds).toBe(1);
   });
 });
