@@ -4,8 +4,13 @@
  * `eventsPerDevice` events each, LPIs spread over every vCPU's collection;
  * then one injector thread per device signals each of its events
  * `iterations` times. Every signalMsi must return 1. Reports LPIs/s.
+ *
+ * runLpiStress() does it all on a VM of its own. The steps are exported for
+ * callers that create the VM themselves (a stress scenario lends its VMs
+ * from the runner): lpiStressPlan() -> create the VM with plan.vmOptions ->
+ * bootLpiStress() -> injectLpiStress() (as many rounds as wanted).
  */
-import { createVm, type CreateVmOptions } from '../create-vm.js';
+import { createVm, type CreateVmOptions, type GicVm } from '../create-vm.js';
 import { waitForItsSetup } from '../guest/setup-wait.js';
 import { waitUntil } from '../sync/wait.js';
 import { errnoName } from '../uapi/errno.js';
@@ -40,9 +45,25 @@ export interface LpiStressResult {
   lpisPerSecond: number;
 }
 
-export async function runLpiStress(o: LpiStressOptions = {}): Promise<LpiStressResult> {
-  const vcpus = o.vcpus ?? 1, devices = o.devices ?? 1, events = o.eventsPerDevice ?? 1;
-  const iterations = o.iterations ?? 100_000, nrIts = o.its ?? 1;
+/** One device of the plan: its ITS, DeviceID and events (EventID -> LPI -> collection). */
+export interface LpiStressDevice {
+  its: number;
+  deviceId: number;
+  eventIdBits: number;
+  events: { eventId: number; intid: number; icid: number }[];
+}
+
+/** What lpi-stress runs: the devices the guest maps and the options of the VM that runs it. */
+export interface LpiStressPlan {
+  vcpus: number;
+  devices: LpiStressDevice[];
+  /** Pass to createVm (or a scenario context's createVm). */
+  vmOptions: CreateVmOptions;
+}
+
+/** The devices and VM options of a run (validates the sizes). */
+export function lpiStressPlan(o: Omit<LpiStressOptions, 'iterations'> = {}): LpiStressPlan {
+  const vcpus = o.vcpus ?? 1, devices = o.devices ?? 1, events = o.eventsPerDevice ?? 1, nrIts = o.its ?? 1;
   if (devices * events > 57344) throw new RangeError('lpi-stress: devices * eventsPerDevice must be <= 57344');
   const eventIdBits = Math.max(1, Math.ceil(Math.log2(events)));
   const devs = Array.from({ length: devices }, (_, d) => ({
@@ -52,28 +73,53 @@ export async function runLpiStress(o: LpiStressOptions = {}): Promise<LpiStressR
       return { eventId: e, intid: 8192 + n, icid: n % vcpus };
     }),
   }));
-  const vm = await createVm({
-    ...o.vm,
+  return {
     vcpus,
-    gic: { its: nrIts, ...(o.cacheCapacity !== undefined ? { cacheCapacity: o.cacheCapacity } : {}) },
-    guest: { module: 'its-setup', args: { its: Array.from({ length: nrIts }, (_, i) => i), devices: devs, handle: true } },
-  });
+    devices: devs,
+    vmOptions: {
+      ...o.vm,
+      vcpus,
+      gic: { its: nrIts, ...(o.cacheCapacity !== undefined ? { cacheCapacity: o.cacheCapacity } : {}) },
+      guest: { module: 'its-setup', args: { its: Array.from({ length: nrIts }, (_, i) => i), devices: devs, handle: true } },
+    },
+  };
+}
+
+/** Start the VM (created with plan.vmOptions) and wait for its guest's ITS setup. Throws if the setup fails. */
+export async function bootLpiStress(vm: GicVm, plan: LpiStressPlan, timeoutMs = 120_000): Promise<void> {
+  await vm.start();
+  const setup = await waitForItsSetup(vm, plan.vcpus, timeoutMs);
+  if (setup !== 0) throw new Error(`lpi-stress: guest setup failed (${errnoName(setup)})`);
+}
+
+/**
+ * One injection round on a booted VM: one injector thread per device signals
+ * each of its events `iterations` times; then waits until nothing is left
+ * pending. `handled` counts the LPIs the guests acknowledged during this round.
+ */
+export async function injectLpiStress(vm: GicVm, plan: LpiStressPlan, iterations: number, drainTimeoutMs = 60_000): Promise<LpiStressResult> {
+  const guestTotal = () => Array.from({ length: plan.vcpus }, (_, v) => Atomics.load(vm.results(v), 0)).reduce((a, b) => a + b, 0);
+  const before = guestTotal();
+  const plans = plan.devices.map((d) => ({
+    rounds: iterations,
+    msis: d.events.map((e) => ({ address: defaultItsBase(d.its) + 0x1_0040, data: e.eventId, devid: d.deviceId })),
+  }));
+  const res = await runInjectors(vm.gic.injectorHandle(), plans);
+  const elapsedMs = Math.max(...res.map((r) => r.elapsedMs));
+  const injected = res.reduce((a, r) => a + r.delivered, 0);
+  const failed = res.reduce((a, r) => a + r.blocked + r.errors, 0);
+  const intids = plan.devices.flatMap((d) => d.events.map((e) => e.intid));
+  await waitUntil(() => intids.every((i) => (vm.gic.vgic.lpiFlags(i) & F_PENDING) === 0), drainTimeoutMs);
+  const handled = guestTotal() - before;
+  return { injected, failed, handled, elapsedMs, lpisPerSecond: injected / (elapsedMs / 1000) };
+}
+
+export async function runLpiStress(o: LpiStressOptions = {}): Promise<LpiStressResult> {
+  const plan = lpiStressPlan(o);
+  const vm = await createVm(plan.vmOptions);
   try {
-    await vm.start();
-    const setup = await waitForItsSetup(vm, vcpus, 120_000);
-    if (setup !== 0) throw new Error(`lpi-stress: guest setup failed (${errnoName(setup)})`);
-    const plans = devs.map((d) => ({
-      rounds: iterations,
-      msis: d.events.map((e) => ({ address: defaultItsBase(d.its) + 0x1_0040, data: e.eventId, devid: d.deviceId })),
-    }));
-    const res = await runInjectors(vm.gic.injectorHandle(), plans);
-    const elapsedMs = Math.max(...res.map((r) => r.elapsedMs));
-    const injected = res.reduce((a, r) => a + r.delivered, 0);
-    const failed = res.reduce((a, r) => a + r.blocked + r.errors, 0);
-    const intids = devs.flatMap((d) => d.events.map((e) => e.intid));
-    await waitUntil(() => intids.every((i) => (vm.gic.vgic.lpiFlags(i) & F_PENDING) === 0), 60_000);
-    const handled = Array.from({ length: vcpus }, (_, v) => vm.results(v)[0]!).reduce((a, b) => a + b, 0);
-    return { injected, failed, handled, elapsedMs, lpisPerSecond: injected / (elapsedMs / 1000) };
+    await bootLpiStress(vm, plan);
+    return await injectLpiStress(vm, plan, o.iterations ?? 100_000);
   } finally {
     await vm.destroy();
   }
