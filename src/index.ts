@@ -41,3 +41,4 @@ export {
   type Deadlock, type DeadlockThread, type WaitEdge,
 } from './stress/deadlock.js';
 export { Validator, formatFinding, type Finding, type EdgeProvenance } from './sync/validator.js';
+export { ScheduleEnded, type ScheduleConfig, type ScheduleSummary, type ScheduleDecision, type ScheduleEnd } from './sync/schedule.js';
