@@ -11,6 +11,8 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { T_PROXY_FOR, type LockArena } from '../sync/arena.js';
 import { activeSchedule } from '../sync/schedule.js';
+import { EV_MESSAGE } from '../trace/events.js';
+import type { TimelineWriter } from '../trace/timeline.js';
 import { EFAULT } from '../uapi/errno.js';
 import { ACTOR_DEAD, ACTOR_LIVE, type ActorDirectory } from './directory.js';
 import type { Mailbox } from './mailbox.js';
@@ -81,6 +83,8 @@ export class ActorHost<C> {
     private readonly host: number,
     private readonly ctl: MessagePort,
     private readonly context: C,
+    /** This thread's timeline ring: a span per message handled. */
+    private readonly timeline: TimelineWriter | null = null,
   ) {
     this.proxyWord = arena.threadRecord(tid) + T_PROXY_FOR;
   }
@@ -166,6 +170,7 @@ export class ActorHost<C> {
     const slot = i32[b + M_REPLY]!;
     this.replied = false;
     if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, i32[b + M_FROM]!);
+    this.timeline?.begin(EV_MESSAGE, i32[b]!, h.id);
     try {
       h.actor.handle(i32, b);
     } catch (e) {
@@ -174,6 +179,7 @@ export class ActorHost<C> {
       if (slot !== NO_REPLY && !this.replied) this.dir.replies.complete(slot, -EFAULT);
     } finally {
       if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, 0);
+      this.timeline?.end(EV_MESSAGE, i32[b]!, h.id);
     }
   }
 }

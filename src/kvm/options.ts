@@ -50,6 +50,12 @@ export interface VmOptions {
    * time for timeouts. Same seed, same interleaving. Default: none (the OS schedules).
    */
   schedule?: ScheduleConfig;
+  /**
+   * Record a timeline of the run (KVM_RUN spans, lock waits and holds, actor
+   * messages, MSIs) for vm.chromeTrace(): `true`, or the events kept per
+   * thread (a ring: the newest are kept). Default off.
+   */
+  timeline?: boolean | { eventsPerThread?: number };
 }
 
 export const VM_DEFAULTS = {
@@ -77,6 +83,8 @@ export interface ResolvedVmOptions {
   maxActors: number;
   validator: ValidatorOptions | undefined;
   schedule: ScheduleConfig | undefined;
+  /** Events kept per thread, when the timeline is on. */
+  timeline: { eventsPerThread: number } | undefined;
 }
 
 const BUILTIN_GUESTS = new Set(['idle', 'spin', 'mmio-loop', 'throw', 'lpi-handler', 'its-setup']);
@@ -133,6 +141,11 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
     validator: o.validator === true ? {} : o.validator === false || o.validator === undefined ? undefined
       : typeof o.validator === 'object' ? o.validator : (() => { throw new TypeError('options.validator must be a boolean or ValidatorOptions'); })(),
     schedule: o.schedule === undefined ? undefined : resolveSchedule(o.schedule),
+    timeline: o.timeline === undefined || o.timeline === false ? undefined
+      : o.timeline === true ? { eventsPerThread: 4096 }
+        : typeof o.timeline === 'object' && o.timeline !== null
+          ? { eventsPerThread: int('timeline.eventsPerThread', o.timeline.eventsPerThread ?? 4096, 16, 1 << 20) }
+          : (() => { throw new TypeError('options.timeline must be a boolean or { eventsPerThread }'); })(),
   };
 }
 

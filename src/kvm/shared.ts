@@ -10,6 +10,9 @@ import { GuestMemory, type Memslot } from '../mem/guest-memory.js';
 import { LockArena, type ThreadKind } from '../sync/arena.js';
 import { ThreadContext } from '../sync/thread.js';
 import { Validator } from '../sync/validator.js';
+import { composeObservers } from '../sync/observers.js';
+import { TimelineWriter, timelineSlots } from '../trace/timeline.js';
+import { timelineLockObserver } from '../trace/lock-observer.js';
 import { KEY_ACTOR_HOST, KEY_INJECTOR, KEY_OTHER, KEY_VCPU, KEY_VMM, Schedule, threadKey } from '../sync/schedule.js';
 import { IoBus } from './io-bus.js';
 import { VcpuBlock } from './vcpu-block.js';
@@ -46,6 +49,8 @@ export interface VmShared {
   validator?: SharedArrayBuffer;
   /** The controlled scheduler's shared state, when the VM runs under one. */
   schedule?: SharedArrayBuffer;
+  /** The timeline recorder (one ring per thread, slot = tid - 1), when the VM records one. */
+  timeline?: SharedArrayBuffer;
 }
 
 const KEY_OF_KIND: Record<string, number> = { vmm: KEY_VMM, vcpu: KEY_VCPU, actor: KEY_ACTOR_HOST, injector: KEY_INJECTOR };
@@ -70,6 +75,7 @@ export function vmBuffers(shared: VmShared): SharedArrayBuffer[] {
   walk(shared.memslots, 3);
   walk(shared.devices, 4);
   if (shared.validator !== undefined) walk(shared.validator, 0);
+  if (shared.timeline !== undefined) walk(shared.timeline, 0);
   return out;
 }
 
@@ -85,6 +91,8 @@ export class VmRuntime {
   readonly vcpus: VcpuBlock;
   readonly thread: ThreadContext;
   readonly client: ActorClient;
+  /** This thread's timeline ring (null unless the VM records a timeline). */
+  readonly timeline: TimelineWriter | null = null;
 
   constructor(readonly shared: VmShared, tid: number) {
     this.arena = new LockArena(shared.arena);
@@ -95,6 +103,10 @@ export class VmRuntime {
     this.vcpus = new VcpuBlock(shared.vcpus);
     this.thread = new ThreadContext(this.arena, tid);
     if (shared.validator !== undefined) new Validator(shared.validator, this.arena).observe(this.thread);
+    if (shared.timeline !== undefined && tid - 1 < timelineSlots(shared.timeline)) {
+      this.timeline = new TimelineWriter(shared.timeline, tid - 1);
+      this.thread.observer = composeObservers(this.thread.observer, timelineLockObserver(this.timeline));
+    }
     if (shared.schedule !== undefined) {
       const t = this.arena.threadInfo(tid);
       this.thread.sched = new Schedule(shared.schedule, vmBuffers(shared), threadKey(KEY_OF_KIND[t.kind] ?? KEY_OTHER, t.index));

@@ -10,6 +10,7 @@
 import { M_ARGS, OP_MMIO_READ, OP_MMIO_WRITE } from '../actors/protocol.js';
 import type { Doorbell } from '../actors/doorbell.js';
 import type { Mutex } from '../sync/mutex.js';
+import { EV_KVM_RUN, EV_MMIO_EXIT, EV_WFI } from '../trace/events.js';
 import type { Guest, GuestMain } from './guest-api.js';
 import type { VmRuntime } from './shared.js';
 import {
@@ -88,7 +89,10 @@ export class VcpuRunner implements Guest {
         exit = { vcpuId, reason: EXIT_REASON_NAMES[EXIT_FAULT], error: { message: String(err?.message ?? e), stack: err?.stack } };
       }
     }
-    if (this.mutex.heldByMe()) this.mutex.unlock();
+    if (this.mutex.heldByMe()) {
+      this.rt.timeline?.end(EV_KVM_RUN, vcpuId);
+      this.mutex.unlock();
+    }
     Atomics.store(this.i32, rt.vcpus.word(vcpuId, V_EXIT_REASON), EXIT_REASON_NAMES.indexOf(exit.reason));
     rt.vcpus.setState(vcpuId, VCPU_EXITED);
     this.ackPause(-1); // wakes a VMM waiting for a pause acknowledgement: this vCPU will never give one
@@ -99,6 +103,7 @@ export class VcpuRunner implements Guest {
   /** Enter KVM_RUN: take vcpu.mutex (waits while the VMM holds it, as the ioctl would). */
   private enter(): void {
     this.mutex.lock();
+    this.rt.timeline?.begin(EV_KVM_RUN, this.vcpuId);
     Atomics.add(this.i32, this.rt.vcpus.word(this.vcpuId, V_ENTRIES), 1);
     this.rt.vcpus.setState(this.vcpuId, VCPU_RUNNING);
   }
@@ -115,6 +120,7 @@ export class VcpuRunner implements Guest {
     if (r & REQ_EXIT) throw new VcpuExitSignal();
     if (!(r & REQ_PAUSE)) return;
     // Exit to userspace: drop the mutex, publish Paused, wait for resume or exit.
+    this.rt.timeline?.end(EV_KVM_RUN, this.vcpuId);
     this.mutex.unlock();
     const epochWord = this.rt.vcpus.word(this.vcpuId, V_PAUSE_EPOCH);
     let acked = Atomics.load(i32, epochWord);
@@ -162,7 +168,9 @@ export class VcpuRunner implements Guest {
     const { i32, reqWord } = this;
     Atomics.add(i32, this.rt.vcpus.word(this.vcpuId, V_WFI), 1);
     if ((Atomics.and(i32, reqWord, ~REQ_IRQ_PENDING) & REQ_IRQ_PENDING) !== 0) return;
+    this.rt.timeline?.begin(EV_WFI);
     this.doorbell.park(() => (Atomics.load(i32, reqWord) & REQ_MASK) !== 0, Infinity, 'wfi');
+    this.rt.timeline?.end(EV_WFI);
     Atomics.and(i32, reqWord, ~REQ_IRQ_PENDING);
     this.check();
   }
@@ -194,7 +202,7 @@ export class VcpuRunner implements Guest {
     m[M_ARGS] = region.region;
     m[M_ARGS + 1] = gpa - region.base;
     m[M_ARGS + 2] = size;
-    this.enterDevice();
+    this.enterDevice(gpa, size);
     client.request(region.actor, OP_MMIO_READ, M_ARGS + 3);
     this.leaveDevice();
     return (BigInt(client.value(1) >>> 0) << 32n) | BigInt(client.value(0) >>> 0);
@@ -220,7 +228,7 @@ export class VcpuRunner implements Guest {
     m[M_ARGS + 2] = size;
     m[M_ARGS + 3] = Number(v & 0xffffffffn) | 0;
     m[M_ARGS + 4] = Number(v >> 32n) | 0;
-    this.enterDevice();
+    this.enterDevice(gpa, size);
     client.request(region.actor, OP_MMIO_WRITE, M_ARGS + 5);
     this.leaveDevice();
   }
@@ -230,13 +238,15 @@ export class VcpuRunner implements Guest {
   mmioRead64(gpa: number): bigint { return this.mmioRead(gpa, 8); }
   mmioWrite64(gpa: number, value: bigint): void { this.mmioWrite(gpa, 8, value); }
 
-  private enterDevice(): void {
+  private enterDevice(gpa: number, size: number): void {
     this.rt.sched?.point('mmio-exit', this.vcpuId);
+    this.rt.timeline?.begin(EV_MMIO_EXIT, gpa, size);
     Atomics.add(this.i32, this.rt.vcpus.word(this.vcpuId, V_MMIO_EXITS), 1);
     Atomics.store(this.i32, this.rt.vcpus.word(this.vcpuId, V_IN_MMIO), 1);
   }
 
   private leaveDevice(): void {
+    this.rt.timeline?.end(EV_MMIO_EXIT);
     Atomics.store(this.i32, this.rt.vcpus.word(this.vcpuId, V_IN_MMIO), 0);
   }
 

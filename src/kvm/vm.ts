@@ -18,6 +18,9 @@ import { LockArena } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
 import { Validator, type Finding } from '../sync/validator.js';
+import { createTimeline } from '../trace/timeline.js';
+import { EV_PAUSE } from '../trace/events.js';
+import { toChromeTrace, type ChromeTrace } from '../trace/chrome-trace.js';
 import { KEY_VCPU, Schedule, threadKey, type ScheduleSummary } from '../sync/schedule.js';
 import { EBUSY, EINVAL, ETIMEDOUT } from '../uapi/errno.js';
 import { IoBus, type IoRegion } from './io-bus.js';
@@ -106,6 +109,10 @@ export class Vm {
       vcpuExtensions: extensions,
       ...(options.validator !== undefined ? { validator: Validator.create(arena, options.validator) } : {}),
       ...(options.schedule !== undefined ? { schedule: Schedule.create(options.schedule) } : {}),
+      // Slots for the VMM, the vCPUs, the actor hosts and a few injectors (tids are handed out in order).
+      ...(options.timeline !== undefined
+        ? { timeline: createTimeline({ slots: 1 + options.vcpus + options.maxActors + 16, capacity: options.timeline.eventsPerThread }) }
+        : {}),
     };
     this.rt = new VmRuntime(this.shared, arena.registerThread('vmm', 0, 'VMM'));
   }
@@ -221,25 +228,35 @@ export class Vm {
   pause(): Promise<number> {
     return this.ops.runExclusive(async () => {
       if (this.state !== 'running') return -EINVAL;
-      const b = this.rt.vcpus;
-      const epochs = Array.from({ length: this.nrVcpus }, (_, i) => {
-        const e = (Atomics.load(b.i32, b.word(i, V_PAUSE_EPOCH)) + 1) | 0;
-        Atomics.store(b.i32, b.word(i, V_PAUSE_EPOCH), e);
-        b.request(i, REQ_PAUSE, b.doorbell(i));
-        return e;
-      });
-      // Done when each vCPU acknowledged *this* pause (a Paused state left over from an earlier one does not count).
-      const late = await this.waitVcpus(V_PAUSE_ACK, (i) => b.state(i) === VCPU_EXITED ||
-        (b.state(i) === VCPU_PAUSED && Atomics.load(b.i32, b.word(i, V_PAUSE_ACK)) === epochs[i]), this.options.pauseTimeoutMs);
-      if (late.length > 0) {
-        // Roll back: a late vCPU must not pause itself later, behind the VMM's back (the VM stays 'running').
-        for (let i = 0; i < this.nrVcpus; i++) b.clearRequest(i, REQ_PAUSE);
-        this.fault('VMM', { message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (a guest that never calls the guest API?)` });
-        return -ETIMEDOUT;
+      this.rt.timeline?.begin(EV_PAUSE);
+      try {
+        return await this.pauseVcpus();
+      } finally {
+        this.rt.timeline?.end(EV_PAUSE);
       }
-      this.state = 'paused';
-      return 0;
     });
+  }
+
+  /** pause()'s body: request, then wait for every vCPU's acknowledgement of this pause. */
+  private async pauseVcpus(): Promise<number> {
+    const b = this.rt.vcpus;
+    const epochs = Array.from({ length: this.nrVcpus }, (_, i) => {
+      const e = (Atomics.load(b.i32, b.word(i, V_PAUSE_EPOCH)) + 1) | 0;
+      Atomics.store(b.i32, b.word(i, V_PAUSE_EPOCH), e);
+      b.request(i, REQ_PAUSE, b.doorbell(i));
+      return e;
+    });
+    // Done when each vCPU acknowledged *this* pause (a Paused state left over from an earlier one does not count).
+    const late = await this.waitVcpus(V_PAUSE_ACK, (i) => b.state(i) === VCPU_EXITED ||
+      (b.state(i) === VCPU_PAUSED && Atomics.load(b.i32, b.word(i, V_PAUSE_ACK)) === epochs[i]), this.options.pauseTimeoutMs);
+    if (late.length > 0) {
+      // Roll back: a late vCPU must not pause itself later, behind the VMM's back (the VM stays 'running').
+      for (let i = 0; i < this.nrVcpus; i++) b.clearRequest(i, REQ_PAUSE);
+      this.fault('VMM', { message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (a guest that never calls the guest API?)` });
+      return -ETIMEDOUT;
+    }
+    this.state = 'paused';
+    return 0;
   }
 
   /** Resume every paused vCPU. 0, or -EINVAL unless paused. */
@@ -330,6 +347,24 @@ export class Vm {
         Atomics.notify(b.i32, b.word(i, V_REQUESTS));
       }
       for (let l = 0; l < arena.lockCount(); l++) Atomics.notify(arena.i32, arena.wordIndex(l));
+    });
+  }
+
+  /**
+   * The recorded timeline in Chrome Trace Event format (open it in Perfetto
+   * or chrome://tracing): per-thread KVM_RUN spans, lock waits and holds,
+   * actor messages, MSIs. Undefined unless created with options.timeline.
+   */
+  chromeTrace(): ChromeTrace | undefined {
+    const buf = this.shared.timeline;
+    if (buf === undefined) return undefined;
+    const arena = this.rt.arena;
+    return toChromeTrace(buf, {
+      threadName: (slot) => (slot < arena.threadCount() ? arena.threadName(slot + 1) : `thread ${slot + 1}`),
+      lockName: (lock) => {
+        const l = arena.lockInfo(lock);
+        return `${l.className}#${l.instance}`;
+      },
     });
   }
 

@@ -8,11 +8,11 @@ export { lockGraphToSvg, dotToSvg } from './pictures/svg.js';
 export {
   createTimeline, readTimeline, timelineBase, TimelineWriter,
   type TimelineOptions, type TimelineEvent, type TimelineSlot,
-} from './timeline.js';
+} from '../trace/timeline.js';
 export {
   TIMELINE_CATEGORIES, TIMELINE_EVENTS, timelineEventId, EV_KVM_RUN, EV_LOCK_HELD, EV_LOCK_WAIT,
   type TimelineCategory, type TimelineEventDef, type TimelineEventName,
-} from './timeline-events.js';
-export { timelineLockObserver } from './timeline-locks.js';
-export { toChromeTrace, type ChromeTrace, type ChromeTraceEvent, type TimelineNames } from './chrome-trace.js';
+} from '../trace/events.js';
+export { timelineLockObserver } from '../trace/lock-observer.js';
+export { toChromeTrace, type ChromeTrace, type ChromeTraceEvent, type TimelineNames } from '../trace/chrome-trace.js';
 export { composeObservers } from '../sync/observers.js';

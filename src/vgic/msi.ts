@@ -10,6 +10,7 @@
 import { M_ARGS } from '../actors/protocol.js';
 import { VmRuntime, type VmShared } from '../kvm/shared.js';
 import { EINVAL, ENODEV } from '../uapi/errno.js';
+import { EV_SIGNAL_MSI } from '../trace/events.js';
 import { KVM_MSI_VALID_DEVID } from '../uapi/kvm.js';
 import { ItsCache } from './its-cache.js';
 import { OP_ITS_MSI } from './its/its-ops.js';
@@ -56,6 +57,7 @@ export class MsiInjector {
   /** Blocking KVM_SIGNAL_MSI for worker threads. */
   signalMsi(msi: KvmMsi): number {
     this.rt.sched?.point('signal-msi', msi?.data | 0);
+    this.rt.timeline?.instant(EV_SIGNAL_MSI, msi?.devid ?? 0, msi?.data ?? 0);
     const p = this.prepare(msi);
     if (typeof p === 'number') return p;
     const { client } = this.rt;
@@ -67,6 +69,7 @@ export class MsiInjector {
   /** KVM_SIGNAL_MSI for the main thread. */
   async signalMsiAsync(msi: KvmMsi): Promise<number> {
     await this.rt.sched?.pointAsync('signal-msi', msi?.data | 0);
+    this.rt.timeline?.instant(EV_SIGNAL_MSI, msi?.devid ?? 0, msi?.data ?? 0);
     const p = this.prepare(msi);
     if (typeof p === 'number') return p;
     const { result } = await this.rt.client.requestAsync(this.itsActor(p.its), OP_ITS_MSI, [p.devid | 0, p.eventid | 0]);

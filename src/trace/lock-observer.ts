@@ -6,7 +6,7 @@
  * composeObservers (src/sync/observers.ts).
  */
 import type { LockObserver } from '../sync/thread.js';
-import { EV_LOCK_HELD, EV_LOCK_WAIT } from './timeline-events.js';
+import { EV_LOCK_HELD, EV_LOCK_WAIT } from './events.js';
 import type { TimelineWriter } from './timeline.js';
 
 export function timelineLockObserver(writer: TimelineWriter): LockObserver {

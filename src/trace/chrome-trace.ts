@@ -11,7 +11,7 @@
  * was overwritten begins at the thread's first kept event (args.truncated);
  * a begin never ended is closed at the timeline's last timestamp.
  */
-import { TIMELINE_CATEGORIES, TIMELINE_EVENTS } from './timeline-events.js';
+import { TIMELINE_CATEGORIES, TIMELINE_EVENTS } from './events.js';
 import { readTimeline, type TimelineEvent } from './timeline.js';
 
 export interface TimelineNames {

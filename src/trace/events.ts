@@ -49,3 +49,8 @@ export function timelineEventId(name: TimelineEventName): number {
 export const EV_KVM_RUN = timelineEventId('KVM_RUN');
 export const EV_LOCK_WAIT = timelineEventId('lock wait');
 export const EV_LOCK_HELD = timelineEventId('lock held');
+export const EV_MMIO_EXIT = timelineEventId('MMIO exit');
+export const EV_WFI = timelineEventId('WFI');
+export const EV_MESSAGE = timelineEventId('message');
+export const EV_SIGNAL_MSI = timelineEventId('signalMsi');
+export const EV_PAUSE = timelineEventId('pause');

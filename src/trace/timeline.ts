@@ -15,7 +15,7 @@
  * Float64 (8-aligned, after): per slot [total written, ...7 spare] | per event
  * [timestamp, arg0, arg1].
  */
-import { TIMELINE_CATEGORIES, TIMELINE_EVENTS, timelineEventId, type TimelineEventName } from './timeline-events.js';
+import { TIMELINE_CATEGORIES, TIMELINE_EVENTS, timelineEventId, type TimelineEventName } from './events.js';
 
 const MAGIC = 0x746c696e; // 'tlin'
 const H_MAGIC = 0, H_SLOTS = 1, H_CAPACITY = 2, H_BASE_F64 = 0;
@@ -82,6 +82,11 @@ export function createTimeline(options: TimelineOptions): SharedArrayBuffer {
   i32[H_CAPACITY] = capacity;
   Atomics.store(i32, H_MAGIC, MAGIC);
   return buffer;
+}
+
+/** Thread slots of a timeline buffer. */
+export function timelineSlots(buffer: SharedArrayBuffer): number {
+  return attach(buffer).l.slots;
 }
 
 /** Epoch milliseconds of the timeline's time 0. */
