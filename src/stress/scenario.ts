@@ -4,7 +4,7 @@
  * file each; the runner (src/stress/runner.ts) adds the watchdog, the
  * validator report and the verdict; the CLI only prints.
  */
-import type { Finding } from '../sync/validator.js';
+import type { Finding, FindingKind } from '../sync/validator.js';
 import type { Deadlock } from './deadlock.js';
 import type { CreateVmOptions, GicVm } from '../create-vm.js';
 
@@ -66,6 +66,9 @@ export interface ScenarioObservation {
 
 export type Verdict = 'pass' | 'fail';
 
+/** Why the run ended: the scenario returned, or the watchdog ended it (or the scenario threw). */
+export type EndedBy = 'scenario' | 'deadlock' | 'stall' | 'finding' | 'timeout' | 'error';
+
 export interface ScenarioOutcome extends ScenarioObservation {
   findings: Finding[];
   deadlocks: Deadlock[];
@@ -78,6 +81,7 @@ export interface ScenarioOutcome extends ScenarioObservation {
   token: string;
   options: Omit<ScenarioOptions, 'onProgress'>;
   durationMs: number;
+  endedBy: EndedBy;
 }
 
 export interface Scenario {
@@ -92,6 +96,13 @@ export interface Scenario {
   schedules: readonly ScheduleStrategy[];
   /** Defaults this scenario needs (e.g. its: 2). */
   defaults?: Partial<Pick<ScenarioOptions, 'vcpus' | 'its' | 'seconds'>>;
+  /**
+   * What the watchdog may report without failing the verdict (the scenario
+   * judges those itself, through ctx.watch()). Anything else it reports
+   * (a finding of another kind, a deadlock, any stall) fails the verdict.
+   * Default: nothing, i.e. a clean run is expected.
+   */
+  expects?: { findings?: readonly FindingKind[]; deadlock?: boolean };
   run(options: ScenarioOptions, ctx: ScenarioContext): Promise<ScenarioObservation>;
 }
 
@@ -108,4 +119,14 @@ export interface ScenarioContext {
   random(): number;
   /** Report progress (0..1) for the progress bar. */
   progress(fraction: number, label: string): void;
+  /** What the watchdog saw so far: validator findings of every VM, confirmed deadlocks, a stall. */
+  watch(): WatchReport;
+}
+
+export interface WatchReport {
+  findings: Finding[];
+  deadlocks: Deadlock[];
+  stall: Stall | null;
+  /** Set once the watchdog ended the run (then ctx.signal is aborted). */
+  endedBy: Exclude<EndedBy, 'scenario' | 'error'> | null;
 }
