@@ -70,7 +70,7 @@ export async function saveUnderTraffic(ctx: ScenarioContext, o: ScenarioOptions,
 
   while (!signal.aborted && windows.length > 0) {
     const now = performance.now();
-    ctx.progress((now - t0) / total, `${gic.lockProtocol ?? 'upstream'}: SAVE/RESTORE under CWRITER traffic`);
+    ctx.progress((now - t0) / total, 'SAVE/RESTORE attempts under CWRITER traffic');
     if (now >= windows[0]!) {
       windows.shift();
       // The VM paused: every vcpu.mutex is free, the same calls must succeed.

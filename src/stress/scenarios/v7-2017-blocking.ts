@@ -27,7 +27,7 @@ export const v72017Blocking: Scenario = {
       observed: cycle
         ? `deadlock after ${r.attempts + 1} SAVE/RESTORE attempt(s): ${cycle.threads.map((t) => `${t.name} waits for ${t.waitsFor}`).join('; ')}`
         : `no deadlock: ${describeSaves(r)}`,
-      figures: { ...saveFigures(r), deadlocks: w.deadlocks.length },
+      figures: { deadlocks: w.deadlocks.length, ...saveFigures(r) },
     };
   },
 };
