@@ -4,8 +4,9 @@
  * file each; the runner (src/stress/runner.ts) adds the watchdog, the
  * validator report and the verdict; the CLI only prints.
  */
-import type { Finding } from '../sync/validator.js';
+import type { Finding, FindingKind } from '../sync/validator.js';
 import type { Deadlock } from './deadlock.js';
+import type { ScheduleEnd } from '../sync/schedule.js';
 import type { CreateVmOptions, GicVm } from '../create-vm.js';
 
 /** 'free': the OS schedules the threads; 'random'/'pct': one thread at a time, chosen by a seeded scheduler. */
@@ -66,6 +67,10 @@ export interface ScenarioObservation {
 
 export type Verdict = 'pass' | 'fail';
 
+/** Why the run ended: the scenario returned, or the watchdog ended it (or the scenario threw). */
+/** 'budget': a controlled schedule used its step budget. */
+export type EndedBy = 'scenario' | 'deadlock' | 'stall' | 'finding' | 'timeout' | 'budget' | 'error';
+
 export interface ScenarioOutcome extends ScenarioObservation {
   findings: Finding[];
   deadlocks: Deadlock[];
@@ -78,6 +83,9 @@ export interface ScenarioOutcome extends ScenarioObservation {
   token: string;
   options: Omit<ScenarioOptions, 'onProgress'>;
   durationMs: number;
+  endedBy: EndedBy;
+  /** Controlled schedules: how the schedule ended ('running' when the scenario ended first). */
+  scheduleEnd?: ScheduleEnd;
 }
 
 export interface Scenario {
@@ -92,6 +100,13 @@ export interface Scenario {
   schedules: readonly ScheduleStrategy[];
   /** Defaults this scenario needs (e.g. its: 2). */
   defaults?: Partial<Pick<ScenarioOptions, 'vcpus' | 'its' | 'seconds'>>;
+  /**
+   * What the watchdog may report without failing the verdict (the scenario
+   * judges those itself, through ctx.watch()). Anything else it reports
+   * (a finding of another kind, a deadlock, any stall) fails the verdict.
+   * Default: nothing, i.e. a clean run is expected.
+   */
+  expects?: { findings?: readonly FindingKind[]; deadlock?: boolean };
   run(options: ScenarioOptions, ctx: ScenarioContext): Promise<ScenarioObservation>;
 }
 
@@ -108,4 +123,14 @@ export interface ScenarioContext {
   random(): number;
   /** Report progress (0..1) for the progress bar. */
   progress(fraction: number, label: string): void;
+  /** What the watchdog saw so far: validator findings of every VM, confirmed deadlocks, a stall. */
+  watch(): WatchReport;
+}
+
+export interface WatchReport {
+  findings: Finding[];
+  deadlocks: Deadlock[];
+  stall: Stall | null;
+  /** Set once the watchdog ended the run (then ctx.signal is aborted). */
+  endedBy: Exclude<EndedBy, 'scenario' | 'error'> | null;
 }

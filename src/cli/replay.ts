@@ -1,0 +1,44 @@
+/**
+ * `vgic-lab replay TOKEN`: rerun the scenario a replay token names with the
+ * same vCPUs, ITSs, length, schedule and seed, and print the outcome (and
+ * the trace hash of a controlled schedule, to compare with the original).
+ */
+import { parseArgs } from 'node:util';
+import { runScenario } from '../stress/runner.js';
+import { findScenario } from '../stress/scenarios/index.js';
+import { decodeToken } from '../stress/token.js';
+import { formatOutcome } from './outcome-text.js';
+import { progressBar } from './progress.js';
+import { intFlag, scenarioList, usageError } from './stress-options.js';
+
+const USAGE = `usage: vgic-lab replay TOKEN [--json] [--stall-ms N] [--stop-at-first]
+
+TOKEN is what stress and campaign print after 'replay:'.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { json: { type: 'boolean' }, 'stall-ms': { type: 'string' }, 'stop-at-first': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw usageError(`replay takes one token (got ${positionals.length})\n${USAGE}`);
+  const spec = decodeToken(positionals[0]!);
+  const scenario = findScenario(spec.scenario);
+  if (scenario === undefined) throw usageError(`the token names scenario '${spec.scenario}', which this build does not have; the scenarios are:\n${scenarioList()}`);
+  const stallMs = intFlag('stall-ms', values['stall-ms'], 10, 3_600_000);
+  const bar = progressBar(values.json === true);
+  const o = await runScenario(scenario, {
+    vcpus: spec.vcpus, its: spec.its, seconds: spec.seconds, schedule: spec.schedule,
+    stopAtFirst: values['stop-at-first'] === true,
+    ...(stallMs !== undefined ? { stallMs } : {}),
+    ...(bar ? { onProgress: (f: number, label: string) => bar.update(f, label) } : {}),
+  });
+  bar?.clear();
+  if (values.json) process.stdout.write(`${JSON.stringify({ command: 'replay', token: positionals[0], outcome: o }, null, 2)}\n`);
+  else process.stdout.write(`${formatOutcome(o)}\n`);
+  return o.verdict === 'pass' ? 0 : 1;
+}

@@ -1,0 +1,93 @@
+/**
+ * Options shared by `stress`, `campaign` and `replay`: parseArgs specs,
+ * number checks with messages naming the flag, and scenario selection
+ * (names or letters; an unknown one is a usage error listing the known).
+ */
+import { randomInt } from 'node:crypto';
+import type { RunOptions } from '../stress/runner.js';
+import type { Scenario, ScheduleStrategy } from '../stress/scenario.js';
+import { SCENARIOS, findScenario } from '../stress/scenarios/index.js';
+
+export const RUN_FLAGS = {
+  vcpus: { type: 'string' },
+  its: { type: 'string' },
+  seconds: { type: 'string' },
+  schedule: { type: 'string' },
+  'pct-depth': { type: 'string' },
+  steps: { type: 'string' },
+  'stop-at-first': { type: 'boolean' },
+  'stall-ms': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export const RUN_FLAGS_HELP = `  --vcpus N         vCPUs per VM (default: the scenario's, else 2)
+  --its N           ITSs per VM (default: the scenario's, else 1)
+  --seconds S       length of the timed part of each scenario (default: the scenario's, else 1)
+  --schedule S      free (the OS schedules threads; default), random or pct (a controlled scheduler)
+  --pct-depth D     PCT's bug depth (default 3)
+  --steps N         scheduling decisions before a controlled run ends (default 200000)
+  --stop-at-first   end a run at the first validator finding its scenario does not expect
+  --stall-ms N      report a stall and end the run after N ms without progress (default 5000)
+  --json            one JSON document on stdout instead of text
+  -h, --help        this help`;
+
+/** A usage error: main prints the message and exits 2. */
+export function usageError(message: string): RangeError {
+  return new RangeError(message);
+}
+
+export function intFlag(name: string, v: string | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw usageError(`--${name} must be an integer in ${min}..${max} (got '${v}')`);
+  return Number(v);
+}
+
+export function secondsFlag(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0.001 || n > 86_400) throw usageError(`--seconds must be a number in 0.001..86400 (got '${v}')`);
+  return n;
+}
+
+/** The run options the flags set (undefined fields fall back to the scenario's defaults). */
+export function runOptionsFrom(values: Record<string, string | boolean | undefined>, seed: number): RunOptions {
+  const strategy = (values.schedule ?? 'free') as string;
+  if (!['free', 'random', 'pct'].includes(strategy)) throw usageError(`--schedule must be free, random or pct (got '${strategy}')`);
+  const o: RunOptions = {
+    schedule: {
+      strategy: strategy as ScheduleStrategy, seed,
+      ...(values['pct-depth'] !== undefined ? { pctDepth: intFlag('pct-depth', values['pct-depth'] as string, 1, 64)! } : {}),
+      ...(values.steps !== undefined ? { stepBudget: intFlag('steps', values.steps as string, 1, 1e9)! } : {}),
+    },
+    stopAtFirst: values['stop-at-first'] === true,
+  };
+  const vcpus = intFlag('vcpus', values.vcpus as string | undefined, 1, 64);
+  const its = intFlag('its', values.its as string | undefined, 1, 16);
+  const seconds = secondsFlag(values.seconds as string | undefined);
+  const stallMs = intFlag('stall-ms', values['stall-ms'] as string | undefined, 10, 3_600_000);
+  if (vcpus !== undefined) o.vcpus = vcpus;
+  if (its !== undefined) o.its = its;
+  if (seconds !== undefined) o.seconds = seconds;
+  if (stallMs !== undefined) o.stallMs = stallMs;
+  return o;
+}
+
+export function randomSeed(): number {
+  return randomInt(0, 2 ** 31);
+}
+
+export function scenarioList(): string {
+  return SCENARIOS.map((s) => `  ${s.letter.padEnd(3)} ${s.name.padEnd(18)} ${s.title}`).join('\n');
+}
+
+/** Scenarios named on the command line (all of them when none); a usage error names the unknown ones. */
+export function selectScenarios(names: string[], strategy: string | undefined): Scenario[] {
+  if (names.length === 0) return SCENARIOS.filter((s) => s.schedules.includes((strategy ?? 'free') as ScheduleStrategy));
+  const unknown = names.filter((n) => findScenario(n) === undefined);
+  if (unknown.length > 0) throw usageError(`unknown scenario${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; the scenarios are:\n${scenarioList()}`);
+  const picked = [...new Set(names.map((n) => findScenario(n)!))];
+  const cannot = picked.filter((s) => !s.schedules.includes((strategy ?? 'free') as ScheduleStrategy));
+  if (cannot.length > 0) throw usageError(`${cannot.map((s) => s.name).join(', ')} cannot run under --schedule ${strategy}`);
+  return picked;
+}

@@ -1,0 +1,18 @@
+/**
+ * The built-in scenarios, in the issue's order (a .. f). Each lives in its
+ * own file; this list is the only place that names them all.
+ */
+import type { Scenario } from '../scenario.js';
+import { saveBusy } from './save-busy.js';
+import { v72017 } from './v7-2017.js';
+import { v72017Blocking } from './v7-2017-blocking.js';
+import { upstream } from './upstream.js';
+import { blindSpot } from './blind-spot.js';
+import { migrateStorm } from './migrate-storm.js';
+import { lpiSoak } from './lpi-soak.js';
+
+export const SCENARIOS: readonly Scenario[] = Object.freeze([saveBusy, v72017, v72017Blocking, upstream, blindSpot, migrateStorm, lpiSoak]);
+
+export function findScenario(name: string): Scenario | undefined {
+  return SCENARIOS.find((s) => s.name === name || s.letter === name);
+}
