@@ -14,8 +14,8 @@ const SHORT = { vcpus: 2, its: 1, seconds: 0.4, schedule: { seed: 5 } };
 const scenario = (name: string) => findScenario(name)!;
 
 describe('built-in stress scenarios', () => {
-  it('are registered in the issue order a, b1, b2, c with distinct names', () => {
-    expect(SCENARIOS.map((s) => s.letter)).toEqual(['a', 'b1', 'b2', 'c']);
+  it('are registered in the issue order a, b1, b2, c, d, e, f with distinct names', () => {
+    expect(SCENARIOS.map((s) => s.letter)).toEqual(['a', 'b1', 'b2', 'c', 'd', 'e', 'f']);
     expect(new Set(SCENARIOS.map((s) => s.name)).size).toBe(SCENARIOS.length);
   });
 
