@@ -8,7 +8,11 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { GicVm } from '../create-vm.js';
-import { Validator, type EdgeProvenance } from '../sync/validator.js';
+import { Validator } from '../sync/validator.js';
+import { lockGraphFromValidator, type LockGraph } from '../stress/pictures/lock-graph.js';
+import { lockGraphToDot } from '../stress/pictures/dot.js';
+import { lockGraphToSvg } from '../stress/pictures/svg.js';
+import type { ChromeTrace } from '../trace/chrome-trace.js';
 import { runScenario } from '../stress/runner.js';
 import type { ScenarioOutcome } from '../stress/scenario.js';
 import { formatOutcome, summaryTable } from './outcome-text.js';
@@ -22,8 +26,9 @@ Runs each scenario (name or letter; default: all) and checks its verdict.
 options:
   --seed N          seed of the scenarios' choices and of a controlled schedule (default: random, printed)
 ${RUN_FLAGS_HELP}
-  --timeline FILE   write a Chrome trace (chrome://tracing, Perfetto) of the runs to FILE
-  --graph FILE      write the lock dependency graph the validator saw (Graphviz DOT) to FILE
+  --timeline FILE   write a Chrome trace of every VM (open in Perfetto): KVM_RUN, locks, messages, MSIs
+  --graph FILE      write the lock dependency graph the validator saw, offending edges in red:
+                    SVG if FILE ends in .svg, else Graphviz DOT
   --list            list the scenarios and exit
 
 scenarios:
@@ -54,25 +59,31 @@ export async function run(argv: string[]): Promise<number> {
   out(`vgic-lab stress: ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'}, seed ${seed}, schedule ${base.schedule!.strategy}` +
     `${base.vcpus ? `, ${base.vcpus} vCPUs` : ''}${base.its ? `, ${base.its} ITS` : ''}${base.seconds ? `, ${base.seconds} s` : ''}`);
   const outcomes: ScenarioOutcome[] = [];
-  const edges: { scenario: string; edges: EdgeProvenance[] }[] = [];
-  const spans: { name: string; start: number; end: number; outcome: ScenarioOutcome }[] = [];
+  const graphs: { scenario: string; graph: LockGraph }[] = [];
+  const traces: { scenario: string; trace: ChromeTrace }[] = [];
   for (const [i, s] of scenarios.entries()) {
-    const start = performance.now();
     const o = await runScenario(s, {
       ...base,
       ...(bar ? { onProgress: (f: number, label: string) => bar.update((i + f) / scenarios.length, `${s.letter} ${s.name}: ${label}`) } : {}),
     }, {
-      beforeDestroy: values.graph === undefined ? undefined : (vms: GicVm[]) => {
-        edges.push({ scenario: s.name, edges: vms.flatMap((vm) => (vm.shared.validator ? new Validator(vm.shared.validator, vm.rt.arena).edges() : [])) });
+      beforeDestroy: (vms: GicVm[]) => {
+        for (const [n, vm] of vms.entries()) {
+          const label = vms.length > 1 ? `${s.name} (VM ${n})` : s.name;
+          if (values.graph !== undefined && vm.shared.validator !== undefined) {
+            const v = new Validator(vm.shared.validator, vm.rt.arena);
+            graphs.push({ scenario: label, graph: lockGraphFromValidator(v.edges(), v.findings()) });
+          }
+          const trace = values.timeline !== undefined ? vm.chromeTrace() : undefined;
+          if (trace !== undefined) traces.push({ scenario: label, trace });
+        }
       },
     });
-    spans.push({ name: s.name, start, end: performance.now(), outcome: o });
     bar?.clear();
     outcomes.push(o);
     out(formatOutcome(o));
   }
-  if (values.graph !== undefined) writeFileSync(values.graph, lockGraphDot(edges));
-  if (values.timeline !== undefined) writeFileSync(values.timeline, JSON.stringify(runTimeline(spans)));
+  if (values.graph !== undefined) writeFileSync(values.graph, await lockGraphFile(values.graph, graphs));
+  if (values.timeline !== undefined) writeFileSync(values.timeline, JSON.stringify(mergeTraces(traces)));
   const failed = outcomes.filter((o) => o.verdict === 'fail').length;
   if (json) {
     process.stdout.write(`${JSON.stringify({ command: 'stress', seed, options: base, outcomes, summary: { scenarios: outcomes.length, passed: outcomes.length - failed, failed } }, null, 2)}\n`);
@@ -83,32 +94,17 @@ export async function run(argv: string[]): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-/**
- * The validator's class dependency graph of each scenario, as DOT.
- * TODO(merge): src/stress/pictures renders this (SVG, highlighted cycles); use it when it lands.
- */
-function lockGraphDot(runs: { scenario: string; edges: EdgeProvenance[] }[]): string {
-  const q = (s: string) => JSON.stringify(s);
-  const lines = ['digraph locks {', '  rankdir=LR; node [shape=box, fontname="monospace"];'];
-  runs.forEach((r, i) => {
-    lines.push(`  subgraph cluster_${i} {`, `    label=${q(r.scenario)};`);
-    for (const c of new Set(r.edges.flatMap((e) => [e.from, e.to]))) lines.push(`    ${q(`${i}:${c}`)} [label=${q(c)}];`);
-    for (const e of r.edges) lines.push(`    ${q(`${i}:${e.from}`)} -> ${q(`${i}:${e.to}`)} [label=${q(e.thread === e.actingThread ? e.thread : `${e.thread} via ${e.actingThread}`)}];`);
-    lines.push('  }');
-  });
-  lines.push('}');
-  return `${lines.join('\n')}\n`;
+/** The lock dependency graph of every scenario's VMs: DOT, or SVG when the file name ends in .svg. */
+async function lockGraphFile(file: string, runs: { scenario: string; graph: LockGraph }[]): Promise<string> {
+  const edges = runs.flatMap((r) => r.graph.edges.map((e) => ({ ...e, thread: `${r.scenario}: ${e.thread}` })));
+  const classes = new Map(runs.flatMap((r) => r.graph.classes).map((c) => [c.name, c]));
+  const g: LockGraph = { title: `vgic-lab stress: ${runs.map((r) => r.scenario).join(', ')}`, classes: [...classes.values()], edges };
+  return file.endsWith('.svg') ? lockGraphToSvg(g) : lockGraphToDot(g);
 }
 
-/**
- * A Chrome trace of the runs: one span per scenario, an instant event where the watchdog ended one.
- * TODO(merge): the timeline module's per-thread lock events (ScenarioOptions.timeline) belong in the same file.
- */
-function runTimeline(spans: { name: string; start: number; end: number; outcome: ScenarioOutcome }[]): object {
-  const us = (ms: number) => Math.round(ms * 1000);
-  const events = spans.flatMap((s) => [
-    { name: s.name, cat: 'scenario', ph: 'X', ts: us(s.start), dur: us(s.end - s.start), pid: 1, tid: 1, args: { verdict: s.outcome.verdict, observed: s.outcome.observed } },
-    ...(s.outcome.endedBy !== 'scenario' ? [{ name: `ended by ${s.outcome.endedBy}`, ph: 'i', s: 'p', ts: us(s.end), pid: 1, tid: 1 }] : []),
-  ]);
-  return { traceEvents: events, displayTimeUnit: 'ms' };
+/** Every VM's timeline (options.timeline) as one Chrome trace: a process per VM, named after its scenario. */
+function mergeTraces(runs: { scenario: string; trace: ChromeTrace }[]): ChromeTrace {
+  const traceEvents = runs.flatMap((r, i) => r.trace.traceEvents.map((e) =>
+    (e.name === 'process_name' ? { ...e, pid: i + 1, args: { name: r.scenario } } : { ...e, pid: i + 1 })));
+  return { traceEvents, displayTimeUnit: 'ns' } as ChromeTrace;
 }
