@@ -38,7 +38,15 @@ export async function run(argv: string[]): Promise<number> {
     ...(bar ? { onProgress: (f: number, label: string) => bar.update(f, label) } : {}),
   });
   bar?.clear();
-  if (values.json) process.stdout.write(`${JSON.stringify({ command: 'replay', token: positionals[0], outcome: o }, null, 2)}\n`);
-  else process.stdout.write(`${formatOutcome(o)}\n`);
-  return o.verdict === 'pass' ? 0 : 1;
+  // A controlled run must reproduce the token's interleaving exactly; anything else is a determinism bug.
+  const reproduced = spec.traceHash === undefined ? undefined : o.traceHash === spec.traceHash;
+  if (values.json) process.stdout.write(`${JSON.stringify({ command: 'replay', token: positionals[0], reproduced, outcome: o }, null, 2)}\n`);
+  else {
+    process.stdout.write(`${formatOutcome(o)}\n`);
+    if (reproduced !== undefined) {
+      process.stdout.write(reproduced ? `same interleaving as the token (trace hash ${spec.traceHash})\n`
+        : `DIFFERENT interleaving: trace hash ${o.traceHash ?? 'none'}, the token's is ${spec.traceHash}\n`);
+    }
+  }
+  return o.verdict === 'pass' && reproduced !== false ? 0 : 1;
 }

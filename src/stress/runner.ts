@@ -86,11 +86,12 @@ export function resolveRunOptions(scenario: Scenario, o: RunOptions = {}): Scena
 }
 
 /** The replay token of a run with these options. */
-export function tokenFor(scenario: string, o: ScenarioOptions): string {
+export function tokenFor(scenario: string, o: ScenarioOptions, traceHash?: string): string {
   const s = o.schedule;
   return encodeToken({
     scenario, vcpus: o.vcpus, its: o.its, seconds: o.seconds,
     schedule: { strategy: s.strategy, seed: s.seed, pctDepth: s.pctDepth ?? DEFAULT_PCT_DEPTH, stepBudget: s.stepBudget ?? DEFAULT_STEP_BUDGET },
+    ...(traceHash !== undefined ? { traceHash } : {}),
   });
 }
 
@@ -193,7 +194,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}, 
     deadlocks,
     stall,
     endedBy,
-    token: tokenFor(scenario.name, o),
+    token: tokenFor(scenario.name, o, traceHash),
     options: jsonOptions,
     durationMs: Math.round(performance.now() - t0),
     ...(traceHash !== undefined ? { traceHash } : obs.traceHash !== undefined ? { traceHash: obs.traceHash } : {}),

@@ -2,8 +2,10 @@
  * Replay tokens: everything needed to rerun a scenario the same way, in one
  * URL-safe word a person can still read:
  *
- *   v1.<scenario>.<vcpus>.<its>.<milliseconds>.<f|r|p>.<seed>.<pctDepth>.<stepBudget>
+ *   v1.<scenario>.<vcpus>.<its>.<milliseconds>.<f|r|p>.<seed>.<pctDepth>.<stepBudget>[.<traceHash>]
  *
+ * A controlled run's token ends with its trace hash, so a replay can tell
+ * whether it reproduced the same interleaving.
  * The version prefix lets the format change without misreading old tokens.
  * Seconds travel as integer milliseconds so no field contains the separator.
  */
@@ -19,6 +21,8 @@ export interface ReplaySpec {
   its: number;
   seconds: number;
   schedule: { strategy: ScheduleStrategy; seed: number; pctDepth: number; stepBudget: number };
+  /** The trace hash of the run the token came from (controlled schedules). */
+  traceHash?: string;
 }
 
 const STRATEGY_LETTER: Record<ScheduleStrategy, string> = { free: 'f', random: 'r', pct: 'p' };
@@ -29,7 +33,9 @@ const MAX_SECONDS = 24 * 3600;
 export function encodeToken(s: ReplaySpec): string {
   check(s);
   const t = s.schedule;
-  return [TOKEN_VERSION, s.scenario, s.vcpus, s.its, Math.round(s.seconds * 1000), STRATEGY_LETTER[t.strategy], t.seed, t.pctDepth, t.stepBudget].join('.');
+  const fields = [TOKEN_VERSION, s.scenario, s.vcpus, s.its, Math.round(s.seconds * 1000), STRATEGY_LETTER[t.strategy], t.seed, t.pctDepth, t.stepBudget];
+  if (s.traceHash !== undefined) fields.push(s.traceHash);
+  return fields.join('.');
 }
 
 /** Decode and validate a token; RangeError naming the problem. */
@@ -39,8 +45,9 @@ export function decodeToken(token: string): ReplaySpec {
   if (f[0] !== TOKEN_VERSION) {
     throw new RangeError(`replay token: unsupported version '${f[0]}' (this build reads ${TOKEN_VERSION}.*)`);
   }
-  if (f.length !== 9) throw new RangeError(`replay token: expected 9 fields separated by '.', got ${f.length}`);
-  const [, scenario, vcpus, its, ms, letter, seed, depth, budget] = f as [string, string, string, string, string, string, string, string, string];
+  if (f.length !== 9 && f.length !== 10) throw new RangeError(`replay token: expected 9 or 10 fields separated by '.', got ${f.length}`);
+  const [, scenario, vcpus, its, ms, letter, seed, depth, budget, hash] = f as [string, string, string, string, string, string, string, string, string, string?];
+  if (hash !== undefined && !/^[0-9a-f]{16}$/.test(hash)) throw new RangeError(`replay token: the trace hash must be 16 hex digits (got '${hash}')`);
   const strategy = LETTER_STRATEGY[letter];
   if (strategy === undefined) throw new RangeError(`replay token: unknown schedule '${letter}' (f, r or p)`);
   const spec: ReplaySpec = {
@@ -49,6 +56,7 @@ export function decodeToken(token: string): ReplaySpec {
     its: int('its', its),
     seconds: int('milliseconds', ms) / 1000,
     schedule: { strategy, seed: int('seed', seed), pctDepth: int('pctDepth', depth), stepBudget: int('stepBudget', budget) },
+    ...(hash !== undefined ? { traceHash: hash } : {}),
   };
   check(spec);
   return spec;
@@ -70,6 +78,6 @@ function check(s: ReplaySpec): void {
   const t = s.schedule;
   if (!(t.strategy in STRATEGY_LETTER)) bad(`schedule strategy '${t.strategy}' is not free, random or pct`);
   if (!Number.isInteger(t.seed) || t.seed < 0 || t.seed > 0xffff_ffff) bad(`seed must be 0..4294967295 (got ${t.seed})`);
-  if (!Number.isInteger(t.pctDepth) || t.pctDepth < 1 || t.pctDepth > 64) bad(`pctDepth must be 1..64 (got ${t.pctDepth})`);
+  if (!Number.isInteger(t.pctDepth) || t.pctDepth < 1 || t.pctDepth > 9) bad(`pctDepth must be 1..9 (got ${t.pctDepth})`);
   if (!Number.isInteger(t.stepBudget) || t.stepBudget < 1 || t.stepBudget > 1e9) bad(`stepBudget must be 1..1000000000 (got ${t.stepBudget})`);
 }
