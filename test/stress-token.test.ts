@@ -31,7 +31,8 @@ describe('replay tokens', () => {
       ['', /empty/],
       ['v2.upstream.2.1.1000.f.1.3.200000', /unsupported version 'v2'/],
       ['upstream.2.1.1000.f.1.3.200000', /unsupported version/],
-      ['v1.upstream.2.1.1000.f.1.3', /9 fields/],
+      ['v1.upstream.2.1.1000.f.1.3', /9 or 10 fields/],
+      ['v1.upstream.2.1.1000.r.1.3.200000.xyz', /trace hash must be 16 hex digits/],
       ['v1.upstream.2.1.1000.x.1.3.200000', /unknown schedule 'x'/],
       ['v1.Upstream!.2.1.1000.f.1.3.200000', /not a scenario name/],
       ['v1.upstream.0.1.1000.f.1.3.200000', /vcpus must be 1\.\.256/],
@@ -39,7 +40,7 @@ describe('replay tokens', () => {
       ['v1.upstream.2.1.0.f.1.3.200000', /seconds must be/],
       ['v1.upstream.2.1.1000.f.-1.3.200000', /seed must be a decimal integer/],
       ['v1.upstream.2.1.1000.f.4294967296.3.200000', /seed must be 0\.\.4294967295/],
-      ['v1.upstream.2.1.1000.f.1.0.200000', /pctDepth must be 1\.\.64/],
+      ['v1.upstream.2.1.1000.f.1.0.200000', /pctDepth must be 1\.\.9/],
       ['v1.upstream.2.1.1e3.f.1.3.200000', /milliseconds must be a decimal integer/],
     ];
     for (const [t, msg] of bad) expect(() => decodeToken(t), t).toThrow(RangeError), expect(() => decodeToken(t), t).toThrow(msg);
