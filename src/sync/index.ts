@@ -4,3 +4,4 @@ export { Mutex, type LockResult } from './mutex.js';
 export { ThreadContext, type LockObserver } from './thread.js';
 export { lockStats, type LockClassStats } from './lock-stat.js';
 export * from './classes.js';
+export * from './operations.js';
