@@ -9,7 +9,7 @@
  * (T_PROXY_FOR): locks it takes then belong, for ordering, to the requester.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { T_PROXY_FOR, type LockArena } from '../sync/arena.js';
+import { T_OP, T_PROXY_FOR, type LockArena } from '../sync/arena.js';
 import { EFAULT } from '../uapi/errno.js';
 import { ACTOR_DEAD, ACTOR_LIVE, type ActorDirectory } from './directory.js';
 import type { Mailbox } from './mailbox.js';
@@ -72,6 +72,7 @@ export class ActorHost<C> {
   private readonly hosted: Hosted[] = [];
   private replied = false;
   private readonly proxyWord: number;
+  private readonly opWord: number;
 
   constructor(
     private readonly dir: ActorDirectory,
@@ -82,6 +83,7 @@ export class ActorHost<C> {
     private readonly context: C,
   ) {
     this.proxyWord = arena.threadRecord(tid) + T_PROXY_FOR;
+    this.opWord = arena.threadRecord(tid) + T_OP;
   }
 
   /** Run until a stop request. */
@@ -171,6 +173,7 @@ export class ActorHost<C> {
       if (slot !== NO_REPLY && !this.replied) this.dir.replies.complete(slot, -EFAULT);
     } finally {
       if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, 0);
+      this.arena.i32[this.opWord] = 0; // the operation a handler named (setOperation) ends with its message
     }
   }
 }

@@ -44,11 +44,11 @@ export const OPERATIONS = [
 
 export type OperationName = (typeof OPERATIONS)[number];
 
-export const OP_NONE = 0, OP_KVM_RUN = 1, OP_MMIO_READ = 2, OP_MMIO_WRITE = 3, OP_GITS_CTLR_READ = 4,
-  OP_GITS_CTLR_WRITE = 5, OP_GITS_CBASER_WRITE = 6, OP_CWRITER_WRITE = 7, OP_GITS_BASER_WRITE = 8,
-  OP_SIGNAL_MSI = 9, OP_MSI_TRANSLATE = 10, OP_SAVE_TABLES = 11, OP_RESTORE_TABLES = 12, OP_CTRL_RESET = 13,
-  OP_ITS_REGS_UACCESS = 14, OP_SAVE_PENDING_TABLES = 15, OP_PAUSE = 16, OP_LOCK_ALL_VCPUS = 17,
-  OP_ITS_GRP_ADDR = 18, OP_ITS_GRP_CTRL = 19;
+export const OPN_NONE = 0, OPN_KVM_RUN = 1, OPN_MMIO_READ = 2, OPN_MMIO_WRITE = 3, OPN_GITS_CTLR_READ = 4,
+  OPN_GITS_CTLR_WRITE = 5, OPN_GITS_CBASER_WRITE = 6, OPN_CWRITER_WRITE = 7, OPN_GITS_BASER_WRITE = 8,
+  OPN_SIGNAL_MSI = 9, OPN_MSI_TRANSLATE = 10, OPN_SAVE_TABLES = 11, OPN_RESTORE_TABLES = 12, OPN_CTRL_RESET = 13,
+  OPN_ITS_REGS_UACCESS = 14, OPN_SAVE_PENDING_TABLES = 15, OPN_PAUSE = 16, OPN_LOCK_ALL_VCPUS = 17,
+  OPN_ITS_GRP_ADDR = 18, OPN_ITS_GRP_CTRL = 19;
 
 /** The name of operation `id` ('op <id>' for an id not in the table, e.g. from a newer writer). */
 export function operationName(id: number): string {
@@ -63,27 +63,27 @@ export function operationId(name: string): number {
 /** A guest access to the ITS control frame, by register (accesses that take no lock stay 'MMIO read/write'). */
 export function gitsMmioOperation(write: boolean, offset: number): number {
   const reg = offset & ~7; // either half of a 64-bit register
-  if (offset === GITS_CTLR) return write ? OP_GITS_CTLR_WRITE : OP_GITS_CTLR_READ;
-  if (!write) return OP_MMIO_READ;
-  if (reg === GITS_CWRITER) return OP_CWRITER_WRITE;
-  if (reg === GITS_CBASER) return OP_GITS_CBASER_WRITE;
-  if (reg >= GITS_BASER && reg < GITS_BASER + 0x40) return OP_GITS_BASER_WRITE;
-  return OP_MMIO_WRITE;
+  if (offset === GITS_CTLR) return write ? OPN_GITS_CTLR_WRITE : OPN_GITS_CTLR_READ;
+  if (!write) return OPN_MMIO_READ;
+  if (reg === GITS_CWRITER) return OPN_CWRITER_WRITE;
+  if (reg === GITS_CBASER) return OPN_GITS_CBASER_WRITE;
+  if (reg >= GITS_BASER && reg < GITS_BASER + 0x40) return OPN_GITS_BASER_WRITE;
+  return OPN_MMIO_WRITE;
 }
 
 /** An ITS GRP_CTRL attribute (vgic_its_ctrl). */
 export function itsCtrlOperation(attr: number): number {
-  if (attr === KVM_DEV_ARM_ITS_SAVE_TABLES) return OP_SAVE_TABLES;
-  if (attr === KVM_DEV_ARM_ITS_RESTORE_TABLES) return OP_RESTORE_TABLES;
-  if (attr === KVM_DEV_ARM_ITS_CTRL_RESET) return OP_CTRL_RESET;
-  return OP_ITS_GRP_CTRL;
+  if (attr === KVM_DEV_ARM_ITS_SAVE_TABLES) return OPN_SAVE_TABLES;
+  if (attr === KVM_DEV_ARM_ITS_RESTORE_TABLES) return OPN_RESTORE_TABLES;
+  if (attr === KVM_DEV_ARM_ITS_CTRL_RESET) return OPN_CTRL_RESET;
+  return OPN_ITS_GRP_CTRL;
 }
 
 /** An ITS device-attribute call (KVM_{SET,GET}_DEVICE_ATTR on the VMM), by group and attribute. */
 export function itsAttrOperation(group: number, attr: number): number {
   if (group === KVM_DEV_ARM_VGIC_GRP_CTRL) return itsCtrlOperation(attr);
-  if (group === KVM_DEV_ARM_VGIC_GRP_ITS_REGS) return OP_ITS_REGS_UACCESS;
-  return group === KVM_DEV_ARM_VGIC_GRP_ADDR ? OP_ITS_GRP_ADDR : OP_NONE;
+  if (group === KVM_DEV_ARM_VGIC_GRP_ITS_REGS) return OPN_ITS_REGS_UACCESS;
+  return group === KVM_DEV_ARM_VGIC_GRP_ADDR ? OPN_ITS_GRP_ADDR : OPN_NONE;
 }
 
 /** What asyncOperation needs of a thread context. */
@@ -106,6 +106,6 @@ export async function asyncOperation<T>(t: OperationHolder, op: number, fn: () =
   try {
     return await fn();
   } finally {
-    if (t.operation === op) t.setOperation(OP_NONE);
+    if (t.operation === op) t.setOperation(OPN_NONE);
   }
 }
