@@ -74,8 +74,8 @@ export class ThreadObserver implements LockObserver {
   /** Serving `proxy`'s request: its held stack counts as held, and the edges are its. */
   private acquiredForRequester(proxy: number, lock: number, how: 'lock' | 'trylock'): void {
     const other = this.v.stackOf(proxy);
-    this.check(other, other, proxy, lock, how);
-    this.check(this.stack, other, proxy, lock, how);
+    if (this.i32[other + S_DEPTH] !== 0) this.check(other, other, proxy, lock, how);
+    if (this.i32[this.stack + S_DEPTH] !== 0) this.check(this.stack, other, proxy, lock, how);
   }
 
   /** Check `lock` against every lock on the held stack at `stack`; `other` is the requester's stack, or -1. */
