@@ -14,10 +14,15 @@ import { L_CLASS, LOCK_WORDS, T_PROXY_FOR } from './arena.js';
 import type { LockObserver } from './thread.js';
 import type { Validator } from './validator.js';
 
-/** Held-stack words per thread: [depth, dropped, ...locks], padded to whole cache lines (no false sharing between threads). */
+/**
+ * Held-stack words per thread: [depth, dropped, ...locks, ...memo], padded to
+ * whole cache lines (no false sharing between threads). The memo lives with
+ * the stack so that every observer of a tid sees the same one.
+ */
 export const STACK_DEPTH = 32;
-export const S_DEPTH = 0, S_DROPPED = 1, S_LOCKS = 2;
-export const STACK_WORDS = 48;
+export const S_DEPTH = 0, S_DROPPED = 1, S_LOCKS = 2, S_MEMO = S_LOCKS + STACK_DEPTH;
+const MEMO_WORDS = STACK_DEPTH + 2;
+export const STACK_WORDS = Math.ceil((S_MEMO + MEMO_WORDS) / 16) * 16;
 
 export class ThreadObserver implements LockObserver {
   private readonly i32: Int32Array;
@@ -31,18 +36,19 @@ export class ThreadObserver implements LockObserver {
   private readonly adjBase: number;
   private readonly mc: number;
   /**
-   * memo[d] = a lock whose acquisition at depth d was checked (clean or
+   * memo[d] = 1 + a lock whose acquisition at depth d was checked (clean or
    * reported) against the held stack below d as it is now. Re-checking the
    * same lock over the same stack can add nothing (edges only accumulate,
    * findings are deduplicated), so a hit skips the walk. A miss at d clears
    * memo[d + 1]: a hit at d + 1 thus implies no change below d since its check.
    */
-  private readonly memo = new Int32Array(STACK_DEPTH + 2).fill(-1);
+  private readonly memo: Int32Array;
 
   constructor(private readonly v: Validator, readonly tid: number) {
     this.i32 = v.i32;
     this.ai32 = v.arena.i32;
     this.stack = v.stackOf(tid);
+    this.memo = v.i32.subarray(this.stack + S_MEMO, this.stack + S_MEMO + MEMO_WORDS);
     this.proxyWord = v.arena.threadRecord(tid) + T_PROXY_FOR;
     this.classBase = v.arena.lockBase + L_CLASS;
     this.ranks = v.ranks();
@@ -56,12 +62,12 @@ export class ThreadObserver implements LockObserver {
     const proxy = this.ai32[this.proxyWord]!;
     if (proxy !== 0 && proxy !== this.tid) {
       this.acquiredForRequester(proxy, lock, how);
-      memo[depth] = -1; // checked against another stack too: not a memo of ours
-      memo[depth + 1] = -1;
-    } else if (memo[depth] !== lock) {
+      memo[depth] = 0; // checked against another stack too: not a memo of ours
+      memo[depth + 1] = 0;
+    } else if (memo[depth] !== lock + 1) {
       if (depth !== 0) this.check(s, -1, this.tid, lock, how);
-      memo[depth] = how === 'lock' ? lock : -1; // a trylock was checked for the hierarchy only
-      memo[depth + 1] = -1;
+      memo[depth] = how === 'lock' ? lock + 1 : 0; // a trylock was checked for the hierarchy only
+      memo[depth + 1] = 0;
     }
     if (depth >= STACK_DEPTH) {
       i[s + S_DROPPED]!++;
@@ -114,7 +120,7 @@ export class ThreadObserver implements LockObserver {
       if (i[s + S_LOCKS + k] !== lock) continue;
       for (let j = k; j < depth - 1; j++) i[s + S_LOCKS + j] = i[s + S_LOCKS + j + 1]!;
       i[s + S_DEPTH] = depth - 1;
-      this.memo.fill(-1, k); // the stack changed below its top
+      this.memo.fill(0, k); // the stack changed below its top
       return;
     }
     if (i[s + S_DROPPED]! > 0) {
