@@ -17,12 +17,18 @@ import type { Validator } from './validator.js';
 /**
  * Held-stack words per thread: [depth, dropped, ...locks, ...memo], padded to
  * whole cache lines (no false sharing between threads). The memo lives with
- * the stack so that every observer of a tid sees the same one.
+ * the stack so that every observer of a tid sees the same one. Plain module
+ * constants: V8 folds them, while an exported binding is a cell load (and
+ * ~1 ns per lock operation here); validator.ts gets them from STACK_LAYOUT.
  */
-export const STACK_DEPTH = 32;
-export const S_DEPTH = 0, S_DROPPED = 1, S_LOCKS = 2, S_MEMO = S_LOCKS + STACK_DEPTH;
+const STACK_DEPTH = 32;
+const S_DEPTH = 0, S_DROPPED = 1, S_LOCKS = 2, S_MEMO = S_LOCKS + STACK_DEPTH;
 const MEMO_WORDS = STACK_DEPTH + 2;
-export const STACK_WORDS = Math.ceil((S_MEMO + MEMO_WORDS) / 16) * 16;
+const STACK_WORDS = Math.ceil((S_MEMO + MEMO_WORDS) / 16) * 16;
+/** Local copy of the arena's lock-record size, for the same reason. */
+const LOCK_RECORD_WORDS = LOCK_WORDS;
+
+export const STACK_LAYOUT = Object.freeze({ depth: STACK_DEPTH, S_DEPTH, S_DROPPED, S_LOCKS, words: STACK_WORDS });
 
 export class ThreadObserver implements LockObserver {
   private readonly i32: Int32Array;
@@ -57,8 +63,19 @@ export class ThreadObserver implements LockObserver {
   }
 
   acquired(lock: number, how: 'lock' | 'trylock'): void {
-    const i = this.i32, s = this.stack, memo = this.memo;
+    const i = this.i32, s = this.stack;
     const depth = i[s + S_DEPTH]!;
+    // The usual case, kept small enough to inline into Mutex.lock: a memo hit, not serving a request.
+    if (this.memo[depth] === lock + 1 && this.ai32[this.proxyWord] === 0 && depth < STACK_DEPTH) {
+      i[s + S_LOCKS + depth] = lock;
+      i[s + S_DEPTH] = depth + 1;
+      return;
+    }
+    this.acquiredChecked(lock, how, depth);
+  }
+
+  private acquiredChecked(lock: number, how: 'lock' | 'trylock', depth: number): void {
+    const i = this.i32, s = this.stack, memo = this.memo;
     const proxy = this.ai32[this.proxyWord]!;
     if (proxy !== 0 && proxy !== this.tid) {
       this.acquiredForRequester(proxy, lock, how);
@@ -87,12 +104,12 @@ export class ThreadObserver implements LockObserver {
   /** Check `lock` against every lock on the held stack at `stack`; `other` is the requester's stack, or -1. */
   private check(stack: number, other: number, attributed: number, lock: number, how: 'lock' | 'trylock'): void {
     const i = this.i32, ai = this.ai32, ranks = this.ranks, cb = this.classBase;
-    const cls = ai[cb + lock * LOCK_WORDS]!;
+    const cls = ai[cb + lock * LOCK_RECORD_WORDS]!;
     const depth = Math.min(i[stack + S_DEPTH]!, STACK_DEPTH);
     const rank = ranks[cls]!;
     for (let k = 0; k < depth; k++) {
       const h = i[stack + S_LOCKS + k]!;
-      const hc = ai[cb + h * LOCK_WORDS]!;
+      const hc = ai[cb + h * LOCK_RECORD_WORDS]!;
       if (rank !== 0 && ranks[hc]! > rank) this.v.outOfOrder(attributed, this.tid, h, hc, lock, cls, how);
       if (how !== 'lock') continue; // a trylock adds no edge and never nests
       if (hc === cls) {

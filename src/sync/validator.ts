@@ -37,9 +37,11 @@ import type { LockObserver, ThreadContext } from './thread.js';
 import { KVM_LOCK, LOCK_ORDER_2017, LOCK_ORDER_UPSTREAM, VCPU_MUTEX } from './classes.js';
 import { operationName } from './operations.js';
 import { alignedSharedBuffer } from './shared-buffer.js';
-import { S_DEPTH, S_LOCKS, STACK_DEPTH, STACK_WORDS, ThreadObserver } from './validator-observer.js';
+import { STACK_LAYOUT, ThreadObserver } from './validator-observer.js';
 
-export { STACK_DEPTH } from './validator-observer.js';
+/** Locks tracked per thread's held stack; deeper ones are counted, not checked. */
+export const STACK_DEPTH = STACK_LAYOUT.depth;
+const { S_DEPTH, S_LOCKS, words: STACK_WORDS } = STACK_LAYOUT;
 
 const MAGIC = 0x76616c64; // 'vald'
 const H_MAGIC = 0, H_MAX_CLASSES = 1, H_MAX_THREADS = 2, H_MAX_FINDINGS = 3, H_FINDINGS = 4,
