@@ -32,7 +32,7 @@
  * provenance[mc*mc*PROV_WORDS] | held stacks[(maxThreads+1) * STACK_WORDS,
  * line-aligned] | findings.
  */
-import { L_CLASS, LOCK_WORDS, T_OP, T_PROXY_FOR, type LockArena } from './arena.js';
+import { L_CLASS, LOCK_WORDS, T_OP, type LockArena } from './arena.js';
 import type { LockObserver, ThreadContext } from './thread.js';
 import { KVM_LOCK, LOCK_ORDER_2017, LOCK_ORDER_UPSTREAM, VCPU_MUTEX } from './classes.js';
 import { operationName } from './operations.js';
