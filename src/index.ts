@@ -40,5 +40,9 @@ export {
   detectDeadlocks, watchForDeadlock, waitForEdges, findDeadlocks, formatDeadlock,
   type Deadlock, type DeadlockThread, type WaitEdge,
 } from './stress/deadlock.js';
-export { Validator, formatFinding, type Finding, type EdgeProvenance } from './sync/validator.js';
+export {
+  Validator, formatFinding, findingKey, validatorReport,
+  type Finding, type EdgeProvenance, type ValidatorOptions, type ValidatorReport,
+} from './sync/validator.js';
+export { OPERATIONS, operationName, operationId, type OperationName } from './sync/operations.js';
 export { ScheduleEnded, type ScheduleConfig, type ScheduleSummary, type ScheduleDecision, type ScheduleEnd } from './sync/schedule.js';

@@ -29,6 +29,7 @@ const REQUIRED = [
   'lpi.pingpong-oneway', 'lpi.inject-ack',
   ...['1k', '64k', '1m'].flatMap((s) => ['dataview-write', 'save-tables', 'dataview-read', 'restore-tables'].map((f) => `save.${f}-${s}`)),
   'save.vm-cycle-8x64k',
+  'validator.lpi-off', 'validator.lpi-on', 'validator.lpi-miss-off', 'validator.lpi-miss-on', 'validator.pairs-off', 'validator.pairs-on',
 ];
 
 interface JsonFigure {

@@ -9,7 +9,7 @@
  * (T_PROXY_FOR): locks it takes then belong, for ordering, to the requester.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { T_PROXY_FOR, type LockArena } from '../sync/arena.js';
+import { T_OP, T_PROXY_FOR, type LockArena } from '../sync/arena.js';
 import { activeSchedule } from '../sync/schedule.js';
 import { EV_MESSAGE } from '../trace/events.js';
 import type { TimelineWriter } from '../trace/timeline.js';
@@ -75,6 +75,7 @@ export class ActorHost<C> {
   private readonly hosted: Hosted[] = [];
   private replied = false;
   private readonly proxyWord: number;
+  private readonly opWord: number;
 
   constructor(
     private readonly dir: ActorDirectory,
@@ -87,6 +88,7 @@ export class ActorHost<C> {
     private readonly timeline: TimelineWriter | null = null,
   ) {
     this.proxyWord = arena.threadRecord(tid) + T_PROXY_FOR;
+    this.opWord = arena.threadRecord(tid) + T_OP;
   }
 
   /** Run until a stop request. */
@@ -180,6 +182,7 @@ export class ActorHost<C> {
     } finally {
       if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, 0);
       this.timeline?.end(EV_MESSAGE, i32[b]!, h.id);
+      this.arena.i32[this.opWord] = 0; // the operation a handler named (setOperation) ends with its message
     }
   }
 }

@@ -11,6 +11,7 @@ import { M_ARGS, OP_MMIO_READ, OP_MMIO_WRITE } from '../actors/protocol.js';
 import type { Doorbell } from '../actors/doorbell.js';
 import type { Mutex } from '../sync/mutex.js';
 import { EV_KVM_RUN, EV_MMIO_EXIT, EV_WFI } from '../trace/events.js';
+import { OPN_KVM_RUN, OPN_MMIO_READ, OPN_MMIO_WRITE } from '../sync/operations.js';
 import type { Guest, GuestMain } from './guest-api.js';
 import type { VmRuntime } from './shared.js';
 import {
@@ -72,6 +73,7 @@ export class VcpuRunner implements Guest {
   /** KVM_RUN until the vCPU exits for good. */
   run(): VcpuExit {
     const { rt, vcpuId } = this;
+    const prevOp = rt.thread.setOperation(OPN_KVM_RUN);
     let exit: VcpuExit;
     rt.sched?.enter();
     try {
@@ -96,6 +98,7 @@ export class VcpuRunner implements Guest {
     Atomics.store(this.i32, rt.vcpus.word(vcpuId, V_EXIT_REASON), EXIT_REASON_NAMES.indexOf(exit.reason));
     rt.vcpus.setState(vcpuId, VCPU_EXITED);
     this.ackPause(-1); // wakes a VMM waiting for a pause acknowledgement: this vCPU will never give one
+    rt.thread.setOperation(prevOp);
     rt.sched?.leave();
     return exit;
   }
@@ -203,7 +206,9 @@ export class VcpuRunner implements Guest {
     m[M_ARGS + 1] = gpa - region.base;
     m[M_ARGS + 2] = size;
     this.enterDevice(gpa, size);
+    const op = this.rt.thread.setOperation(OPN_MMIO_READ);
     client.request(region.actor, OP_MMIO_READ, M_ARGS + 3);
+    this.rt.thread.setOperation(op);
     this.leaveDevice();
     return (BigInt(client.value(1) >>> 0) << 32n) | BigInt(client.value(0) >>> 0);
   }
@@ -229,7 +234,9 @@ export class VcpuRunner implements Guest {
     m[M_ARGS + 3] = Number(v & 0xffffffffn) | 0;
     m[M_ARGS + 4] = Number(v >> 32n) | 0;
     this.enterDevice(gpa, size);
+    const op = this.rt.thread.setOperation(OPN_MMIO_WRITE);
     client.request(region.actor, OP_MMIO_WRITE, M_ARGS + 5);
+    this.rt.thread.setOperation(op);
     this.leaveDevice();
   }
 

@@ -17,6 +17,7 @@ import { allocateMemslots } from '../mem/guest-memory.js';
 import { LockArena } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
+import { asyncOperation, OPN_LOCK_ALL_VCPUS, OPN_PAUSE } from '../sync/operations.js';
 import { Validator, type Finding } from '../sync/validator.js';
 import { createTimeline } from '../trace/timeline.js';
 import { EV_PAUSE } from '../trace/events.js';
@@ -226,7 +227,7 @@ export class Vm {
    * within pauseTimeoutMs (a guest that never calls back into the runtime).
    */
   pause(): Promise<number> {
-    return this.ops.runExclusive(async () => {
+    return this.ops.runExclusive(() => asyncOperation(this.rt.thread, OPN_PAUSE, async () => {
       if (this.state !== 'running') return -EINVAL;
       this.rt.timeline?.begin(EV_PAUSE);
       try {
@@ -234,7 +235,7 @@ export class Vm {
       } finally {
         this.rt.timeline?.end(EV_PAUSE);
       }
-    });
+    }));
   }
 
   /** pause()'s body: request, then wait for every vCPU's acknowledgement of this pause. */
@@ -307,20 +308,23 @@ export class Vm {
    * kvm.lock, then tryLock every vcpu.mutex in index order. -EBUSY, with
    * nothing held, if any vCPU is in KVM_RUN; 0 with all held otherwise.
    */
-  async lockAllVcpus(): Promise<number> {
+  lockAllVcpus(): Promise<number> {
     const t = this.rt.thread;
-    const kvm = t.mutex(this.shared.locks.kvm);
-    await kvm.lockAsync();
-    const taken: number[] = [];
-    for (const idx of this.shared.locks.vcpu) {
-      if (t.mutex(idx).tryLock() !== 0 && !t.mutex(idx).heldByMe()) {
-        for (const j of taken.reverse()) t.mutex(j).unlock();
-        kvm.unlock();
-        return -EBUSY;
+    return asyncOperation(t, OPN_LOCK_ALL_VCPUS, async () => {
+      const kvm = t.mutex(this.shared.locks.kvm);
+      await kvm.lockAsync();
+      t.setOperation(OPN_LOCK_ALL_VCPUS); // again: another VMM call may have named the thread during the wait
+      const taken: number[] = [];
+      for (const idx of this.shared.locks.vcpu) {
+        if (t.mutex(idx).tryLock() !== 0 && !t.mutex(idx).heldByMe()) {
+          for (const j of taken.reverse()) t.mutex(j).unlock();
+          kvm.unlock();
+          return -EBUSY;
+        }
+        taken.push(idx);
       }
-      taken.push(idx);
-    }
-    return 0;
+      return 0;
+    });
   }
 
   /** Release what lockAllVcpus() took, in reverse order. */

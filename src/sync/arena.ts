@@ -20,9 +20,12 @@ const HEADER_WORDS = 16;
 const NAME_WORDS = 16;
 const NAME_BYTES = (NAME_WORDS - 1) * 4;
 
-/** Thread record words. */
+/**
+ * Thread record words. T_OP is the operation the thread is in (src/sync/operations.ts),
+ * written by the thread itself with a plain store (ThreadContext.setOperation).
+ */
 export const T_STATE = 0, T_KIND = 1, T_INDEX = 2, T_WAIT_LOCK = 3, T_WAIT_ACTOR = 4,
-  T_PROXY_FOR = 5, T_PROGRESS = 6;
+  T_PROXY_FOR = 5, T_PROGRESS = 6, T_OP = 7;
 const THREAD_WORDS = 16 + NAME_WORDS;
 export const THREAD_FREE = 0, THREAD_ALIVE = 1, THREAD_DEAD = 2;
 
@@ -56,7 +59,11 @@ export interface ArenaCapacity {
   threads?: number;
 }
 
-export interface ThreadInfo { tid: number; kind: ThreadKind; index: number; name: string; state: number }
+export interface ThreadInfo {
+  tid: number; kind: ThreadKind; index: number; name: string; state: number;
+  /** The operation it is in (an id of src/sync/operations.ts; 0 = none). */
+  operation: number;
+}
 export interface LockInfo { index: number; classId: number; className: string; instance: number; word: number }
 
 export class LockArena {
@@ -199,6 +206,7 @@ export class LockArena {
     this.i32[base + T_WAIT_LOCK] = 0;
     this.i32[base + T_WAIT_ACTOR] = 0;
     this.i32[base + T_PROXY_FOR] = 0;
+    this.i32[base + T_OP] = 0;
     this.writeName(base + 16, name);
     Atomics.store(this.i32, base + T_STATE, THREAD_ALIVE);
     return slot + 1;
@@ -221,6 +229,7 @@ export class LockArena {
       index: this.i32[base + T_INDEX]!,
       name: this.readName(base + 16),
       state: Atomics.load(this.i32, base + T_STATE),
+      operation: Atomics.load(this.i32, base + T_OP),
     };
   }
 

@@ -10,3 +10,4 @@ export {
   KEY_VMM, KEY_VCPU, KEY_ACTOR_HOST, KEY_INJECTOR, KEY_OTHER,
   type ScheduleConfig, type ScheduleStrategyName, type ScheduleSummary, type ScheduleDecision, type ScheduleEnd, type PointName,
 } from './schedule.js';
+export * from './operations.js';

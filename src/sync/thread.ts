@@ -3,7 +3,7 @@
  * hooks later layers attach (the lock validator observes acquisitions; the
  * controlled scheduler turns them into scheduling points). One per thread per VM.
  */
-import { LockArena, type ThreadKind } from './arena.js';
+import { LockArena, T_OP, type ThreadKind } from './arena.js';
 import { Mutex } from './mutex.js';
 import type { Schedule } from './schedule.js';
 
@@ -20,8 +20,13 @@ export class ThreadContext {
   /** The controlled schedule this thread takes part in (null: the OS schedules it). */
   sched: Schedule | null = null;
   private readonly mutexes = new Map<number, Mutex>();
+  private readonly i32: Int32Array;
+  private readonly opWord: number;
 
-  constructor(readonly arena: LockArena, readonly tid: number) {}
+  constructor(readonly arena: LockArena, readonly tid: number) {
+    this.i32 = arena.i32;
+    this.opWord = arena.threadRecord(tid) + T_OP;
+  }
 
   static register(arena: LockArena, kind: ThreadKind, index: number, name: string): ThreadContext {
     return new ThreadContext(arena, arena.registerThread(kind, index, name));
@@ -35,6 +40,22 @@ export class ThreadContext {
       this.mutexes.set(index, m);
     }
     return m;
+  }
+
+  /**
+   * Enter operation `op` (an id of src/sync/operations.ts); returns the one it
+   * replaces, for the caller to restore. One plain store: only this thread
+   * writes the word, and the validator reads it on this thread.
+   */
+  setOperation(op: number): number {
+    const prev = this.i32[this.opWord]!;
+    this.i32[this.opWord] = op;
+    return prev;
+  }
+
+  /** The operation this thread is in (0 = none). */
+  get operation(): number {
+    return this.i32[this.opWord]!;
   }
 
   get name(): string {

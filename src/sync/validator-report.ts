@@ -1,13 +1,16 @@
 /**
  * Text rendering of validator findings, in the spirit of lockdep's reports:
  * the edges of a cycle with the chain that created each, and the two-column
- * (one column per edge for longer cycles) "unsafe scenario" table.
- * JSON is the Finding objects themselves.
+ * (one column per edge for longer cycles) "unsafe scenario" table; and
+ * the JSON report (plain objects) with a key per finding that identifies it
+ * across runs.
  */
-import type { EdgeProvenance, Finding } from './validator.js';
+import type { EdgeProvenance, Finding, HierarchyName, Validator } from './validator.js';
 
-function who(e: { thread: string; actingThread: string; tid: number; actingTid: number }): string {
-  return e.tid === e.actingTid ? e.thread : `${e.thread} (via ${e.actingThread} serving its request)`;
+/** "vCPU 0 (via ITS 0 serving its request) in CWRITER write": who acted, and in which operation. */
+function who(e: { thread: string; actingThread: string; tid: number; actingTid: number; operation: string }): string {
+  const t = e.tid === e.actingTid ? e.thread : `${e.thread} (via ${e.actingThread} serving its request)`;
+  return e.operation === 'none' ? t : `${t} in ${e.operation}`;
 }
 
 function edgeLine(e: EdgeProvenance, i: number): string {
@@ -53,4 +56,54 @@ export function formatFinding(f: Finding): string {
     case 'unlock-unheld':
       return `unlock-unheld: ${who(f)} releases ${f.lock}, which is not on its held stack`;
   }
+}
+
+/**
+ * A finding's identity across runs, for deduplicating a stress campaign:
+ * no thread names, tids or lock instances. An inversion is its cycle of
+ * classes rotated to start at the smallest name (the same cycle closed from
+ * another thread, or at another edge, has the same key); a hierarchy finding
+ * is the held class, the acquired class and how; the others their classes.
+ */
+export function findingKey(f: Finding): string {
+  switch (f.kind) {
+    case 'inversion': {
+      const c = f.classes;
+      let start = 0;
+      for (let i = 1; i < c.length; i++) if (c[i]! < c[start]!) start = i;
+      const cycle = [...c.slice(start), ...c.slice(0, start)];
+      return `inversion: ${[...cycle, cycle[0]].join(' -> ')}${f.truncated ? ' ...' : ''}`;
+    }
+    case 'hierarchy':
+      return `hierarchy: ${f.classes[0]} > ${f.classes[1]} by ${f.how}`;
+    case 'recursive':
+      return `recursive: ${f.classes[0]} > ${f.classes[1]}${f.held === f.lock ? ' (same lock)' : ''}`;
+    case 'unlock-unheld':
+      return `unlock-unheld: ${f.classes[0]}`;
+  }
+}
+
+/** What validatorReport returns: plain data (JSON.stringify / parse round-trip it unchanged). */
+export interface ValidatorReport {
+  /** Every finding recorded, each with its findingKey. */
+  findings: (Finding & { key: string })[];
+  /** Findings not recorded (capacity, or after the first with stopAtFirst). */
+  overflow: number;
+  /** stopAtFirst raised its flag. */
+  stopped: boolean;
+  /** Every edge of the dependency graph with its provenance. */
+  edges: EdgeProvenance[];
+  /** The declared order the findings were checked against. */
+  hierarchy: { name: HierarchyName; order: string[] };
+}
+
+/** The validator's state as a JSON-safe object. */
+export function validatorReport(v: Validator): ValidatorReport {
+  return {
+    findings: v.findings().map((f) => ({ ...f, key: findingKey(f) })),
+    overflow: v.overflow(),
+    stopped: v.stopped,
+    edges: v.edges(),
+    hierarchy: v.declaredOrder(),
+  };
 }

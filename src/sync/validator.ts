@@ -19,34 +19,46 @@
  *  - while an actor host serves a synchronous request (T_PROXY_FOR = requester),
  *    the held context is the requester's held stack plus the host's own, and
  *    the edges are attributed to the requester (the kernel runs that path on
- *    the requester's thread): actor-mediated cycles are found.
+ *    the requester's thread): actor-mediated cycles are found;
+ *  - every edge and finding records the operation (src/sync/operations.ts)
+ *    the ACTING thread was in: for an actor-mediated edge, the request the
+ *    actor was serving (the vCPU's 'CWRITER write' on the ITS actor).
+ *
+ * The per-acquisition path is validator-observer.ts; this file holds the
+ * shared state, the rare paths (a new edge, a finding) and the decoders.
  *
  * Layout (Int32 words): header | ranks[maxClasses] | nestUnder[maxClasses] |
  * adjacency bits[mc*mc] | hierarchy-reported bits[mc*mc] |
- * provenance[mc*mc*4] | held stacks[maxThreads * STACK_WORDS] | findings.
+ * provenance[mc*mc*PROV_WORDS] | held stacks[(maxThreads+1) * STACK_WORDS,
+ * line-aligned] | findings.
  */
-import { L_CLASS, LOCK_WORDS, T_PROXY_FOR, type LockArena } from './arena.js';
+import { L_CLASS, LOCK_WORDS, T_OP, type LockArena } from './arena.js';
 import type { LockObserver, ThreadContext } from './thread.js';
 import { KVM_LOCK, LOCK_ORDER_2017, LOCK_ORDER_UPSTREAM, VCPU_MUTEX } from './classes.js';
+import { operationName } from './operations.js';
 import { alignedSharedBuffer } from './shared-buffer.js';
+import { STACK_LAYOUT, ThreadObserver } from './validator-observer.js';
+
+/** Locks tracked per thread's held stack; deeper ones are counted, not checked. */
+export const STACK_DEPTH = STACK_LAYOUT.depth;
+const { S_DEPTH, S_LOCKS, words: STACK_WORDS } = STACK_LAYOUT;
 
 const MAGIC = 0x76616c64; // 'vald'
 const H_MAGIC = 0, H_MAX_CLASSES = 1, H_MAX_THREADS = 2, H_MAX_FINDINGS = 3, H_FINDINGS = 4,
-  H_OVERFLOW = 5, H_SPIN = 6, H_HIERARCHY = 7, H_EDGES = 8;
+  H_OVERFLOW = 5, H_SPIN = 6, H_HIERARCHY = 7, H_EDGES = 8, H_STOP_AT_FIRST = 9, H_STOPPED = 10;
 const HEADER_WORDS = 16;
 
-/** Held-stack words per thread: [depth, dropped, ...locks]. */
-export const STACK_DEPTH = 32;
-const S_DEPTH = 0, S_DROPPED = 1, S_LOCKS = 2;
-const STACK_WORDS = S_LOCKS + STACK_DEPTH;
-
-/** Provenance words per ordered class pair: attributed tid (written last), acting tid, from lock + 1, to lock + 1. */
-const P_TID = 0, P_ACTING = 1, P_FROM = 2, P_TO = 3;
-const PROV_WORDS = 4;
+/**
+ * Provenance words per ordered class pair: attributed tid (written last), acting tid,
+ * from lock + 1, to lock + 1, the acting thread's operation.
+ */
+const P_TID = 0, P_ACTING = 1, P_FROM = 2, P_TO = 3, P_OP = 4;
+const PROV_WORDS = 5;
 
 /** Finding record words. */
-const F_KIND = 0, F_TID = 1, F_ACTING = 2, F_LOCK = 3, F_HELD = 4, F_HOW = 5, F_NEDGES = 6, F_TRUNC = 7, F_EDGES = 8;
-const EDGE_WORDS = 6; // from class, to class, tid, acting tid, from lock, to lock
+const F_KIND = 0, F_TID = 1, F_ACTING = 2, F_LOCK = 3, F_HELD = 4, F_HOW = 5, F_NEDGES = 6, F_TRUNC = 7, F_OP = 8,
+  F_EDGES = 9;
+const EDGE_WORDS = 7; // from class, to class, tid, acting tid, from lock, to lock, operation
 /** Edges kept per inversion finding; longer cycles are marked truncated. */
 export const MAX_CYCLE_EDGES = 8;
 const FINDING_WORDS = F_EDGES + MAX_CYCLE_EDGES * EDGE_WORDS;
@@ -68,6 +80,11 @@ export interface ValidatorOptions {
   nestable?: readonly Nestable[];
   /** Finding records kept (default 256); more are counted in `overflow`. */
   maxFindings?: number;
+  /**
+   * Record only the first finding and raise `stopped` (a stress run can end
+   * there); later findings are counted in `overflow`, not recorded.
+   */
+  stopAtFirst?: boolean;
 }
 
 /** One edge of the dependency graph and who created it. */
@@ -85,6 +102,8 @@ export interface EdgeProvenance {
   /** The lock instances (class#instance) that created the edge. */
   fromLock: string;
   toLock: string;
+  /** The operation the acting thread was in (src/sync/operations.ts), e.g. 'CWRITER write'; 'none' if unnamed. */
+  operation: string;
 }
 
 export interface Finding {
@@ -96,6 +115,8 @@ export interface Finding {
   thread: string;
   actingTid: number;
   actingThread: string;
+  /** The operation the acting thread was in when the finding was made. */
+  operation: string;
   /** The lock acquired (or released) when the finding was made, class#instance. */
   lock: string;
   /** For hierarchy/recursive: the held lock it conflicts with. */
@@ -124,7 +145,8 @@ export class Validator {
   readonly maxFindings: number;
   private readonly rankBase = HEADER_WORDS;
   private readonly nestBase: number;
-  private readonly adjBase: number;
+  /** @internal Word of the adjacency bit matrix (bit from * maxClasses + to). */
+  readonly adjBase: number;
   private readonly hierBase: number;
   private readonly provBase: number;
   private readonly stackBase: number;
@@ -140,8 +162,7 @@ export class Validator {
   static create(arena: LockArena, options: ValidatorOptions = {}): SharedArrayBuffer {
     const mc = arena.maxClasses, mt = arena.maxThreads;
     const maxFindings = options.maxFindings ?? 256;
-    const matrixWords = Math.ceil((mc * mc) / 32);
-    const words = HEADER_WORDS + 2 * mc + 2 * matrixWords + mc * mc * PROV_WORDS + (mt + 1) * STACK_WORDS + maxFindings * FINDING_WORDS;
+    const words = stackBaseOf(mc) + (mt + 1) * STACK_WORDS + maxFindings * FINDING_WORDS;
     const buffer = alignedSharedBuffer(words * 4);
     const h = new Int32Array(buffer);
     h[H_MAX_CLASSES] = mc;
@@ -149,6 +170,7 @@ export class Validator {
     h[H_MAX_FINDINGS] = maxFindings;
     const { id, order } = hierarchyOf(options.hierarchy);
     h[H_HIERARCHY] = id;
+    h[H_STOP_AT_FIRST] = options.stopAtFirst === true ? 1 : 0;
     h[H_MAGIC] = MAGIC;
     const v = new Validator(buffer, arena);
     order.forEach((name, r) => { h[v.rankBase + arena.classId(name)] = r + 1; });
@@ -175,7 +197,7 @@ export class Validator {
     this.adjBase = this.nestBase + mc;
     this.hierBase = this.adjBase + this.matrixWords;
     this.provBase = this.hierBase + this.matrixWords;
-    this.stackBase = this.provBase + mc * mc * PROV_WORDS;
+    this.stackBase = stackBaseOf(mc);
     this.findBase = this.stackBase + (this.maxThreads + 1) * STACK_WORDS;
     this.ai32 = arena.i32;
     this.lockBase = arena.lockBase;
@@ -183,80 +205,36 @@ export class Validator {
 
   /** Install (and return) the observer for `ctx`'s thread. */
   observe(ctx: ThreadContext): LockObserver {
-    const tid = ctx.tid;
-    const obs: LockObserver = {
-      acquired: (lock, how) => this.acquired(tid, lock, how),
-      released: (lock) => this.released(tid, lock),
-      waiting: (lock) => this.waiting(tid, lock),
-    };
+    const obs = new ThreadObserver(this, ctx.tid);
     ctx.observer = obs;
     return obs;
   }
 
-  // ---- the observer ---------------------------------------------------------
+  /** The declared rank of each class (0 = not in the order), as a private copy. */
+  ranks(): Int32Array {
+    return this.i32.slice(this.rankBase, this.rankBase + this.maxClasses);
+  }
 
   private classOf(lock: number): number {
     return Atomics.load(this.ai32, this.lockBase + lock * LOCK_WORDS + L_CLASS);
   }
 
-  private stack(tid: number): number {
+  /** @internal Word of thread `tid`'s held stack. */
+  stackOf(tid: number): number {
     return this.stackBase + tid * STACK_WORDS;
   }
 
   /** Locks on `tid`'s held stack, bottom first. */
   heldBy(tid: number): number[] {
-    const s = this.stack(tid);
+    const s = this.stackOf(tid);
     const depth = Math.min(Atomics.load(this.i32, s + S_DEPTH), STACK_DEPTH);
     const out: number[] = [];
     for (let i = 0; i < depth; i++) out.push(Atomics.load(this.i32, s + S_LOCKS + i));
     return out;
   }
 
-  acquired(tid: number, lock: number, how: 'lock' | 'trylock'): void {
-    const proxy = Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_PROXY_FOR);
-    const attributed = proxy !== 0 ? proxy : tid;
-    const cls = this.classOf(lock);
-    // The held context: the requester's stack (when serving its request), then our own. Walked in
-    // place: this runs on every acquisition, so it allocates nothing.
-    const other = proxy !== 0 && proxy !== tid ? this.stack(proxy) : -1;
-    const s = this.stack(tid);
-    if (other >= 0) this.checkStack(other, other, s, attributed, tid, lock, cls, how);
-    this.checkStack(s, other, s, attributed, tid, lock, cls, how);
-    const depth = this.i32[s + S_DEPTH]!;
-    if (depth >= STACK_DEPTH) {
-      Atomics.add(this.i32, s + S_DROPPED, 1);
-      return;
-    }
-    Atomics.store(this.i32, s + S_LOCKS + depth, lock);
-    Atomics.store(this.i32, s + S_DEPTH, depth + 1);
-  }
-
-  /** Check `lock` against every lock on the held stack at `stack`; `a`/`b` are the whole context's stacks. */
-  private checkStack(stack: number, a: number, b: number, attributed: number, acting: number, lock: number, cls: number,
-    how: 'lock' | 'trylock'): void {
-    const depth = Math.min(Atomics.load(this.i32, stack + S_DEPTH), STACK_DEPTH);
-    if (depth === 0) return;
-    const rank = this.i32[this.rankBase + cls]!;
-    for (let i = 0; i < depth; i++) {
-      const h = Atomics.load(this.i32, stack + S_LOCKS + i);
-      const hc = this.classOf(h);
-      if (rank !== 0) {
-        const hr = this.i32[this.rankBase + hc]!;
-        if (hr > rank) this.hierarchy(attributed, acting, h, hc, lock, cls, how);
-      }
-      if (how !== 'lock') continue;
-      if (hc === cls) {
-        if (h !== lock && !this.nestAllowed(cls, a, b)) {
-          this.report(K_RECURSIVE, attributed, acting, lock, h, how, [], false);
-        }
-        continue;
-      }
-      this.addEdge(attributed, acting, h, hc, lock, cls);
-    }
-  }
-
-  /** May `cls` nest in this context (stacks `a`, `b`; -1 = none)? */
-  private nestAllowed(cls: number, a: number, b: number): boolean {
+  /** @internal May `cls` nest in this context (held stacks `a`, `b`; -1 = none)? */
+  nestAllowed(cls: number, a: number, b: number): boolean {
     const under = this.i32[this.nestBase + cls]!;
     if (under === 0) return false;
     if (under === -1) return true;
@@ -270,17 +248,18 @@ export class Validator {
     return false;
   }
 
-  private bit(base: number, from: number, to: number): [number, number] {
-    const n = from * this.maxClasses + to;
-    return [base + (n >>> 5), 1 << (n & 31)];
-  }
-
   hasEdge(from: number, to: number): boolean {
     const n = from * this.maxClasses + to;
     return (Atomics.load(this.i32, this.adjBase + (n >>> 5)) & (1 << (n & 31))) !== 0;
   }
 
-  private addEdge(tid: number, acting: number, fromLock: number, from: number, toLock: number, to: number): void {
+  /** The operation thread `tid` is in (read on that thread, or of a thread waiting for it). */
+  private opOf(tid: number): number {
+    return Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_OP);
+  }
+
+  /** @internal Record edge from -> to (first time only) and look for the cycle it closes. */
+  addEdge(tid: number, acting: number, fromLock: number, from: number, toLock: number, to: number): void {
     const n = from * this.maxClasses + to;
     const w = this.adjBase + (n >>> 5), m = 1 << (n & 31);
     if ((Atomics.load(this.i32, w) & m) !== 0) return;
@@ -290,6 +269,7 @@ export class Validator {
     Atomics.store(this.i32, p + P_ACTING, acting);
     Atomics.store(this.i32, p + P_FROM, fromLock + 1);
     Atomics.store(this.i32, p + P_TO, toLock + 1);
+    Atomics.store(this.i32, p + P_OP, this.opOf(acting));
     Atomics.store(this.i32, p + P_TID, tid);
     Atomics.or(this.i32, w, m);
     Atomics.add(this.i32, H_EDGES, 1);
@@ -323,33 +303,22 @@ export class Validator {
     return null;
   }
 
-  private hierarchy(tid: number, acting: number, heldLock: number, hc: number, lock: number, cls: number, how: 'lock' | 'trylock'): void {
-    const [w, m] = this.bit(this.hierBase, hc, cls);
+  /** @internal `lock` (class cls) taken while holding `heldLock` of a class declared outside it. */
+  outOfOrder(tid: number, acting: number, heldLock: number, hc: number, lock: number, cls: number, how: 'lock' | 'trylock'): void {
+    const n = hc * this.maxClasses + cls;
+    const w = this.hierBase + (n >>> 5), m = 1 << (n & 31);
     if ((Atomics.or(this.i32, w, m) & m) !== 0) return; // one per ordered class pair
     this.report(K_HIERARCHY, tid, acting, lock, heldLock, how, [], false);
   }
 
-  released(tid: number, lock: number): void {
-    const s = this.stack(tid);
-    const depth = this.i32[s + S_DEPTH]!;
-    for (let i = depth - 1; i >= 0; i--) {
-      if (this.i32[s + S_LOCKS + i] !== lock) continue;
-      for (let j = i; j < depth - 1; j++) Atomics.store(this.i32, s + S_LOCKS + j, this.i32[s + S_LOCKS + j + 1]!);
-      Atomics.store(this.i32, s + S_DEPTH, depth - 1);
-      return;
-    }
-    if (Atomics.load(this.i32, s + S_DROPPED) > 0) {
-      Atomics.sub(this.i32, s + S_DROPPED, 1); // pushed past STACK_DEPTH: not tracked, not a finding
-      return;
-    }
-    const proxy = Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_PROXY_FOR);
-    this.report(K_UNLOCK_UNHELD, proxy !== 0 ? proxy : tid, tid, lock, -1, 'unlock', [], false);
+  /** @internal Same-class nesting without annotation, or re-acquiring a held lock (held === lock). */
+  recursive(tid: number, acting: number, lock: number, held: number): void {
+    this.report(K_RECURSIVE, tid, acting, lock, held, 'lock', [], false);
   }
 
-  waiting(tid: number, lock: number): void {
-    if (!this.heldBy(tid).includes(lock)) return;
-    const proxy = Atomics.load(this.ai32, this.arena.threadRecord(tid) + T_PROXY_FOR);
-    this.report(K_RECURSIVE, proxy !== 0 ? proxy : tid, tid, lock, lock, 'lock', [], false);
+  /** @internal A release of a lock not on the thread's held stack. */
+  unlockUnheld(tid: number, acting: number, lock: number): void {
+    this.report(K_UNLOCK_UNHELD, tid, acting, lock, -1, 'unlock', [], false);
   }
 
   // ---- findings -------------------------------------------------------------
@@ -358,6 +327,9 @@ export class Validator {
    * Append a finding under a spin lock (findings are rare), deduplicated:
    * inversion by the cycle's class set, recursive by class pair,
    * unlock-unheld by class (hierarchy is deduplicated by its own bit matrix).
+   * Runs on the acting thread, so its operation word is current. With
+   * stopAtFirst, the first finding raises `stopped` and later ones are only
+   * counted.
    */
   private report(kind: number, tid: number, acting: number, lock: number, held: number, how: 'lock' | 'trylock' | 'unlock',
     cycle: number[], truncated: boolean): void {
@@ -370,11 +342,12 @@ export class Validator {
         const b = this.findBase + k * FINDING_WORDS;
         if (i[b + F_KIND] === kind && kind !== K_HIERARCHY && this.recordKey(b) === key) return;
       }
-      if (n >= this.maxFindings) {
+      if (n >= this.maxFindings || (n > 0 && i[H_STOP_AT_FIRST] === 1)) {
         Atomics.add(i, H_OVERFLOW, 1);
         return;
       }
       const b = this.findBase + n * FINDING_WORDS;
+      i[b + F_OP] = this.opOf(acting);
       i[b + F_TID] = tid;
       i[b + F_ACTING] = acting;
       i[b + F_LOCK] = lock;
@@ -393,9 +366,14 @@ export class Validator {
         i[eb + 3] = Atomics.load(i, p + P_ACTING);
         i[eb + 4] = Atomics.load(i, p + P_FROM) - 1;
         i[eb + 5] = Atomics.load(i, p + P_TO) - 1;
+        i[eb + 6] = Atomics.load(i, p + P_OP);
       }
       Atomics.store(i, b + F_KIND, kind);
       Atomics.store(i, H_FINDINGS, n + 1);
+      if (i[H_STOP_AT_FIRST] === 1) {
+        Atomics.store(i, H_STOPPED, 1);
+        Atomics.notify(i, H_STOPPED);
+      }
     } finally {
       Atomics.store(i, H_SPIN, 0);
     }
@@ -416,9 +394,36 @@ export class Validator {
     return this.key(kind, i[b + F_LOCK]!, i[b + F_HELD]!, cycle);
   }
 
-  /** Findings dropped because the findings area was full. */
+  /** Findings not recorded: the findings area was full, or (stopAtFirst) one was already recorded. */
   overflow(): number {
     return Atomics.load(this.i32, H_OVERFLOW);
+  }
+
+  /** With stopAtFirst: true once the first finding is recorded (any thread may read it). */
+  get stopped(): boolean {
+    return Atomics.load(this.i32, H_STOPPED) !== 0;
+  }
+
+  /** Wait (without blocking the event loop) until `stopped` or `timeoutMs`; resolves to `stopped`. */
+  async waitStopped(timeoutMs = Infinity): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (!this.stopped) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      const r = Atomics.waitAsync(this.i32, H_STOPPED, 0, left);
+      if (r.async) await r.value;
+    }
+    return true;
+  }
+
+  /** The declared hierarchy: its name and its classes, outermost first. */
+  declaredOrder(): { name: HierarchyName; order: string[] } {
+    const order: [number, string][] = [];
+    for (let c = 0; c < this.arena.classCount(); c++) {
+      const r = this.i32[this.rankBase + c]!;
+      if (r !== 0) order.push([r, this.arena.className(c)]);
+    }
+    return { name: HIERARCHY_NAMES[this.i32[H_HIERARCHY]!] ?? 'custom', order: order.sort((a, b) => a[0] - b[0]).map(([, n]) => n) };
   }
 
   /** Number of distinct class edges recorded so far. */
@@ -439,15 +444,16 @@ export class Validator {
   private provenance(from: number, to: number): EdgeProvenance {
     const p = this.provBase + (from * this.maxClasses + to) * PROV_WORDS;
     return this.edgeInfo(from, to, Atomics.load(this.i32, p + P_TID), Atomics.load(this.i32, p + P_ACTING),
-      Atomics.load(this.i32, p + P_FROM) - 1, Atomics.load(this.i32, p + P_TO) - 1);
+      Atomics.load(this.i32, p + P_FROM) - 1, Atomics.load(this.i32, p + P_TO) - 1, Atomics.load(this.i32, p + P_OP));
   }
 
-  private edgeInfo(from: number, to: number, tid: number, acting: number, fromLock: number, toLock: number): EdgeProvenance {
+  private edgeInfo(from: number, to: number, tid: number, acting: number, fromLock: number, toLock: number,
+    op: number): EdgeProvenance {
     const a = this.arena;
     return {
       from: a.className(from), to: a.className(to), fromClass: from, toClass: to,
       tid, thread: a.threadName(tid), actingTid: acting, actingThread: a.threadName(acting),
-      fromLock: this.lockName(fromLock), toLock: this.lockName(toLock),
+      fromLock: this.lockName(fromLock), toLock: this.lockName(toLock), operation: operationName(op),
     };
   }
 
@@ -470,7 +476,7 @@ export class Validator {
       const edges: EdgeProvenance[] = [];
       for (let e = 0; e < i[b + F_NEDGES]!; e++) {
         const eb = b + F_EDGES + e * EDGE_WORDS;
-        edges.push(this.edgeInfo(i[eb]!, i[eb + 1]!, i[eb + 2]!, i[eb + 3]!, i[eb + 4]!, i[eb + 5]!));
+        edges.push(this.edgeInfo(i[eb]!, i[eb + 1]!, i[eb + 2]!, i[eb + 3]!, i[eb + 4]!, i[eb + 5]!, i[eb + 6]!));
       }
       const lockClass = this.arena.className(this.classOf(lock));
       const classes = kind === 'inversion' ? edges.map((e) => e.from)
@@ -478,7 +484,7 @@ export class Validator {
           : [this.arena.className(this.classOf(held)), lockClass];
       const f: Finding = {
         kind, classes, tid, thread: this.arena.threadName(tid), actingTid: acting, actingThread: this.arena.threadName(acting),
-        lock: this.lockName(lock), how: (['lock', 'trylock', 'unlock'] as const)[i[b + F_HOW]!]!,
+        operation: operationName(i[b + F_OP]!), lock: this.lockName(lock), how: (['lock', 'trylock', 'unlock'] as const)[i[b + F_HOW]!]!,
         edges, truncated: i[b + F_TRUNC] === 1,
       };
       if (held >= 0) f.held = this.lockName(held);
@@ -489,4 +495,11 @@ export class Validator {
   }
 }
 
-export { formatFinding } from './validator-report.js';
+/** Word where the held stacks start: after the provenance, rounded up to a cache line. */
+function stackBaseOf(mc: number): number {
+  const matrixWords = Math.ceil((mc * mc) / 32);
+  const end = HEADER_WORDS + 2 * mc + 2 * matrixWords + mc * mc * PROV_WORDS;
+  return Math.ceil(end / 16) * 16;
+}
+
+export { findingKey, formatFinding, validatorReport, type ValidatorReport } from './validator-report.js';

@@ -21,6 +21,7 @@ import { extractBytes64 } from '../uapi/reg64.js';
 import { ItsCache } from './its-cache.js';
 import { OP_DIST_SAVE_PENDING } from './its/its-ops.js';
 import { acquire, pathLocks } from './lock-protocol.js';
+import { OPN_SAVE_PENDING_TABLES } from '../sync/operations.js';
 import { VGIC_DEVICE_KEY, type VgicShared } from './layout.js';
 import { GICD_CTLR_ENABLE_G1, GICR_CTLR_ENABLE_LPIS, GICR_CTLR_RWP, Vgic } from './vgic.js';
 import { C_GICR_CTLR, C_PTZ, D_GICD_CTLR, D_NR_ITS, GIC_INTID_BITS, VgicState } from './vgic-state.js';
@@ -183,6 +184,7 @@ export default function createDistActor(ctx: ActorContext<VmRuntime>): Actor {
 
   /** SAVE_PENDING_TABLES under the VM's lock protocol (kvm.lock -> trylock vCPUs -> config_lock today). */
   function savePending(): number {
+    rt.thread.setOperation(OPN_SAVE_PENDING_TABLES); // the host clears it after the message
     const release = acquire(shared.lockProtocol.savePending, pathLocks(rt), shared.blockingVcpuLocks);
     if (typeof release === 'number') return release;
     try {

@@ -7,6 +7,7 @@
  * the VM's lock protocol. Results are 0 or -errno; a get returns { ret, value }.
  */
 import type { Vm } from '../kvm/vm.js';
+import { asyncOperation, itsAttrOperation } from '../sync/operations.js';
 import { E2BIG, EBUSY, EEXIST, EINVAL, ENODEV, ENXIO } from '../uapi/errno.js';
 import {
   KVM_DEV_ARM_ITS_CTRL_RESET, KVM_DEV_ARM_ITS_RESTORE_TABLES, KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_CTRL_INIT,
@@ -42,8 +43,12 @@ export class ItsDevice {
     return this.base === VGIC_ADDR_UNDEF ? undefined : Number(this.base);
   }
 
-  /** KVM_SET_DEVICE_ATTR. */
-  async setAttr(group: number, attr: number, value: bigint | number = 0n): Promise<number> {
+  /** KVM_SET_DEVICE_ATTR, named (e.g. 'SAVE_TABLES') on the VMM thread for the lock-order validator. */
+  setAttr(group: number, attr: number, value: bigint | number = 0n): Promise<number> {
+    return asyncOperation(this.vm.rt.thread, itsAttrOperation(group, attr), () => this.set(group, attr, value));
+  }
+
+  private async set(group: number, attr: number, value: bigint | number): Promise<number> {
     switch (group) {
       case KVM_DEV_ARM_VGIC_GRP_ADDR:
         return this.setBase(attr, BigInt(value));
@@ -73,7 +78,11 @@ export class ItsDevice {
   }
 
   /** KVM_GET_DEVICE_ATTR. */
-  async getAttr(group: number, attr: number): Promise<AttrGet> {
+  getAttr(group: number, attr: number): Promise<AttrGet> {
+    return asyncOperation(this.vm.rt.thread, itsAttrOperation(group, attr), () => this.get(group, attr));
+  }
+
+  private async get(group: number, attr: number): Promise<AttrGet> {
     if (group === KVM_DEV_ARM_VGIC_GRP_ADDR) {
       return attr === KVM_VGIC_ITS_ADDR_TYPE ? { ret: 0, value: this.base } : { ret: -ENODEV };
     }

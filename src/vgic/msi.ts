@@ -9,6 +9,7 @@
  */
 import { M_ARGS } from '../actors/protocol.js';
 import { VmRuntime, type VmShared } from '../kvm/shared.js';
+import { OPN_SIGNAL_MSI } from '../sync/operations.js';
 import { EINVAL, ENODEV } from '../uapi/errno.js';
 import { EV_SIGNAL_MSI } from '../trace/events.js';
 import { KVM_MSI_VALID_DEVID } from '../uapi/kvm.js';
@@ -58,19 +59,31 @@ export class MsiInjector {
   signalMsi(msi: KvmMsi): number {
     this.rt.sched?.point('signal-msi', msi?.data | 0);
     this.rt.timeline?.instant(EV_SIGNAL_MSI, msi?.devid ?? 0, msi?.data ?? 0);
-    const p = this.prepare(msi);
-    if (typeof p === 'number') return p;
-    const { client } = this.rt;
-    client.msg[M_ARGS] = p.devid | 0;
-    client.msg[M_ARGS + 1] = p.eventid | 0;
-    return client.request(this.itsActor(p.its), OP_ITS_MSI, M_ARGS + 2);
+    const prevOp = this.rt.thread.setOperation(OPN_SIGNAL_MSI);
+    try {
+      const p = this.prepare(msi);
+      if (typeof p === 'number') return p;
+      const { client } = this.rt;
+      client.msg[M_ARGS] = p.devid | 0;
+      client.msg[M_ARGS + 1] = p.eventid | 0;
+      return client.request(this.itsActor(p.its), OP_ITS_MSI, M_ARGS + 2);
+    } finally {
+      this.rt.thread.setOperation(prevOp);
+    }
   }
 
   /** KVM_SIGNAL_MSI for the main thread. */
   async signalMsiAsync(msi: KvmMsi): Promise<number> {
     await this.rt.sched?.pointAsync('signal-msi', msi?.data | 0);
     this.rt.timeline?.instant(EV_SIGNAL_MSI, msi?.devid ?? 0, msi?.data ?? 0);
-    const p = this.prepare(msi);
+    // Named for the synchronous part only: the main thread interleaves async calls on one operation word.
+    const prevOp = this.rt.thread.setOperation(OPN_SIGNAL_MSI);
+    let p: Prepared;
+    try {
+      p = this.prepare(msi);
+    } finally {
+      this.rt.thread.setOperation(prevOp);
+    }
     if (typeof p === 'number') return p;
     const { result } = await this.rt.client.requestAsync(this.itsActor(p.its), OP_ITS_MSI, [p.devid | 0, p.eventid | 0]);
     return result;

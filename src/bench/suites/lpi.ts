@@ -46,12 +46,14 @@ const CAPACITY = VM_DEFAULTS.mailboxCapacity;
 /** GITS_TRANSLATER of ITS `its`. */
 const translater = (its: number) => defaultItsBase(its) + 0x1_0040;
 
-interface Shape {
+export interface Shape {
   vcpus: number;
   devices: number;
   events: number;
   its?: number;
   cacheCapacity?: number;
+  /** Run the lock-order validator on every thread of the VM (the validator suite's figures). */
+  validator?: boolean;
 }
 
 /** The its-setup devices of runLpiStress: LPI 8192 + n, collection n % vcpus, devices spread over the ITSs. */
@@ -73,6 +75,7 @@ async function openVm(s: Shape, guest: { module: string | URL; args: unknown }):
     vcpus: s.vcpus,
     gic: { its: s.its ?? 1, ...(s.cacheCapacity !== undefined ? { cacheCapacity: s.cacheCapacity } : {}) },
     guest,
+    ...(s.validator ? { validator: true } : {}),
   });
   try {
     const r = await vm.start();
@@ -133,7 +136,7 @@ const rawTwoHop: Benchmark = {
   },
 };
 
-interface StressFigure {
+export interface StressFigure {
   name: string;
   shape: Shape;
   /** LPIs per repetition, all injectors together. */
@@ -145,7 +148,7 @@ interface StressFigure {
 }
 
 /** An lpi-stress session: the VM and its injector threads stay up; a repetition is one burst of every injector. */
-async function openStress(ctx: RunContext, f: StressFigure): Promise<Session> {
+export async function openStress(ctx: RunContext, f: StressFigure): Promise<Session> {
   const s = f.shape;
   const devs = setupDevices(s);
   const rounds = Math.max(1, Math.round(ctx.pick(f.lpis) / (s.devices * s.events)));

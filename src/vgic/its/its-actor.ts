@@ -26,6 +26,7 @@ import { OP_ITS_CTRL, OP_ITS_MSI, OP_ITS_RESULT_COUNT, OP_ITS_SNAPSHOT, OP_ITS_S
 import { ItsIoctl } from './its-ioctl.js';
 import { pathLocks } from '../lock-protocol.js';
 import { itsResultCount } from './its-stats.js';
+import { gitsMmioOperation, itsCtrlOperation, OPN_ITS_REGS_UACCESS, OPN_MSI_TRANSLATE } from '../../sync/operations.js';
 
 export interface ItsActorInit {
   /** This ITS's number in the VM (cache slot, ITS record). */
@@ -66,17 +67,20 @@ export default function createItsActor(ctx: ActorContext<VmRuntime>, init: ItsAc
     handle(m, b) {
       switch (m[b + M_OP]) {
         case OP_MMIO_READ: {
+          rt.thread.setOperation(gitsMmioOperation(false, m[b + M_ARGS + 1]! >>> 0)); // the host clears it after the message
           const v = its.mmioRead(m[b + M_ARGS + 1]! >>> 0, m[b + M_ARGS + 2]!);
           ctx.reply(m, b, 0, Number(v & 0xffff_ffffn) | 0, Number((v >> 32n) & 0xffff_ffffn) | 0);
           return;
         }
         case OP_MMIO_WRITE: {
           const v = (BigInt(m[b + M_ARGS + 4]! >>> 0) << 32n) | BigInt(m[b + M_ARGS + 3]! >>> 0);
+          rt.thread.setOperation(gitsMmioOperation(true, m[b + M_ARGS + 1]! >>> 0));
           its.mmioWrite(m[b + M_ARGS + 1]! >>> 0, m[b + M_ARGS + 2]!, v);
           ctx.reply(m, b, 0);
           return;
         }
         case OP_ITS_MSI:
+          rt.thread.setOperation(OPN_MSI_TRANSLATE);
           ctx.reply(m, b, its.injectMsi(m[b + M_ARGS]! >>> 0, m[b + M_ARGS + 1]! >>> 0));
           return;
         case OP_ITS_STATS: {
@@ -86,9 +90,11 @@ export default function createItsActor(ctx: ActorContext<VmRuntime>, init: ItsAc
           return;
         }
         case OP_ITS_CTRL:
+          rt.thread.setOperation(itsCtrlOperation(m[b + M_ARGS]!));
           ctx.reply(m, b, ioctl.ctrl(m[b + M_ARGS]!));
           return;
         case OP_ITS_UACCESS: {
+          rt.thread.setOperation(OPN_ITS_REGS_UACCESS);
           const value = (BigInt(m[b + M_ARGS + 3]! >>> 0) << 32n) | BigInt(m[b + M_ARGS + 2]! >>> 0);
           const r = ioctl.regs(m[b + M_ARGS]! !== 0, m[b + M_ARGS + 1]! >>> 0, value, m[b + M_ARGS + 4]! !== 0);
           const v = r.value ?? 0n;
