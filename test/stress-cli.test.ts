@@ -67,7 +67,7 @@ describe('vgic-lab stress / replay / campaign', () => {
     expect(doc).toMatchObject({ command: 'campaign', runs: 3, pass: 3, fail: 0 });
     expect(doc.findings).toHaveLength(1);
     expect(doc.findings[0]).toMatchObject({
-      key: 'hierarchy:its.its_lock > vcpu.mutex:trylock', count: 3,
+      key: 'hierarchy: its.its_lock > vcpu.mutex by trylock', count: 3,
       first: { scenario: 'v7-2017', seed: 11, token: 'v1.v7-2017.2.1.300.f.11.3.200000' },
     });
   });
