@@ -48,6 +48,13 @@ describe('built-in stress scenarios', () => {
     expect(byName.get('ITS 0')!.holds).toEqual(expect.arrayContaining(['kvm.lock#0', 'its.its_lock#0']));
     expect(byName.get('vCPU 0')).toMatchObject({ holds: ['vcpu.mutex#0'] });
     expect(byName.get('vCPU 0')!.waitsFor).toMatch(/^the reply of actor \d+ \(held by ITS 0\)$/);
+    // The validator checks a blocking acquire before it sleeps (lockdep's order): the lock that never came
+    // is still reported, as the inversion it closes, with the operation behind each edge.
+    const inversion = o.findings.find((f) => f.kind === 'inversion');
+    expect(inversion?.classes.slice().sort()).toEqual(['its.its_lock', 'vcpu.mutex']);
+    const ops = new Map(inversion!.edges.map((e) => [`${e.from} -> ${e.to}`, e.operation]));
+    expect(ops.get('its.its_lock -> vcpu.mutex')).toBe('SAVE_TABLES');
+    expect(ops.get('vcpu.mutex -> its.its_lock')).toMatch(/^(CWRITER write|GITS_\w+ (read|write)|MMIO (read|write))$/);
     expect(vms).toHaveLength(1);
     expect(vms[0]!.vmState).toBe('destroyed');
     const { vcpus, hosts } = vms[0]!.workers();

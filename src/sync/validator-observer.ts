@@ -147,7 +147,12 @@ export class ThreadObserver implements LockObserver {
     this.v.unlockUnheld(this.attributed(), this.tid, lock);
   }
 
-  /** Before a blocking acquire waits: re-acquiring a held lock is a self-deadlock (the mutex throws next). */
+  /**
+   * Before a blocking acquire waits. Re-acquiring a held lock is a self-deadlock
+   * (the mutex throws next). Otherwise the acquisition is validated now, as
+   * lockdep does before it sleeps: an inversion that really deadlocks would
+   * never reach acquired(), and must still be reported.
+   */
   waiting(lock: number): void {
     const i = this.i32, s = this.stack;
     const depth = Math.min(i[s + S_DEPTH]!, STACK_DEPTH);
@@ -157,6 +162,9 @@ export class ThreadObserver implements LockObserver {
         return;
       }
     }
+    const proxy = this.ai32[this.proxyWord]!;
+    if (proxy !== 0 && proxy !== this.tid) this.acquiredForRequester(proxy, lock, 'lock');
+    else if (depth !== 0) this.check(s, -1, this.tid, lock, 'lock');
   }
 
   private attributed(): number {
