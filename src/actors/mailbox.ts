@@ -184,6 +184,11 @@ export class Mailbox {
     return ((Atomics.load(this.i32, base) - this.head - 1) | 0) === 0;
   }
 
+  /** Messages reserved by producers and consumed so far (both wrap at 2^32): they move whenever the ring is used. */
+  positions(): [tail: number, head: number] {
+    return [Atomics.load(this.i32, TAIL), Atomics.load(this.i32, HEAD)];
+  }
+
   /** Messages published and not yet consumed (approximate while producers run). */
   size(): number {
     return (Atomics.load(this.i32, TAIL) - Atomics.load(this.i32, HEAD)) | 0;

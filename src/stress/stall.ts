@@ -16,10 +16,6 @@ import {
 } from '../sync/arena.js';
 import { V_ENTRIES, V_MMIO_EXITS, V_STATE, V_UNHANDLED_MMIO, V_WFI } from '../kvm/vcpu-block.js';
 
-// mailbox.ts keeps its ring header private: TAIL (producers' reservation count) is word 0, HEAD (consumed) word 16.
-// TODO(merge): use a Mailbox accessor if src/actors grows one.
-const MAILBOX_TAIL = 0, MAILBOX_HEAD = 16;
-
 export function progressSignature(vm: Vm): number[] {
   const sig: number[] = [];
   const a = vm.rt.arena;
@@ -38,8 +34,7 @@ export function progressSignature(vm: Vm): number[] {
   }
   const dir = vm.rt.dir;
   for (let id = 0; id < dir.actorCount(); id++) {
-    const ring = dir.mailbox(id).i32;
-    sig.push(Atomics.load(ring, MAILBOX_TAIL), Atomics.load(ring, MAILBOX_HEAD));
+    sig.push(...dir.mailbox(id).positions());
   }
   return sig;
 }
