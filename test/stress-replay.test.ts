@@ -3,27 +3,16 @@
  * schedule, seed, and its trace hash) reruns the same interleaving, 10 times
  * in a row; the CLI says so, and says so loudly when a hash differs.
  */
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cli } from './helpers/run-node.js';
 import { runScenario } from '../dist/src/stress/runner.js';
 import { findScenario } from '../dist/src/stress/scenarios/index.js';
 import { decodeToken } from '../dist/src/stress/token.js';
 
-const MAIN = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('replay of a controlled schedule', () => {
   it('the same replay token gives the same trace hash 10 times in a row (b1 under random, with its finding)', async () => {

@@ -5,12 +5,12 @@
  * separate `node` process (test/fixtures/snapshot-restore.mjs) restores it,
  * checks equivalence, resumes, injects MSIs and prints a JSON verdict.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
+import { runNode } from './helpers/run-node.js';
 import { SNAPSHOT_VERSION, writeSnapshotFile, type GicVm } from '../dist/src/index.js';
 import { RAM_BYTES, VM_GUEST } from './helpers/vm-boot.js';
 import { DEST_ARGS, makeSource, PENDING_AT_PAUSE } from './helpers/vm-migrate.js';
@@ -24,27 +24,6 @@ afterEach(async () => {
   vms = [];
 });
 
-/** Run `node script args`; resolves with its exit code and output; kills it if it outlives timeoutMs. */
-function runNode(script: string, args: string[], timeoutMs = HANG_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${script} did not finish within ${timeoutMs} ms; stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 it('5/6.4 a snapshot written by one process restores in another: translation-equivalent, LPIs pending at pause delivered, fresh MSIs delivered', async () => {
   const src = await makeSource((vm) => vms.push(vm));

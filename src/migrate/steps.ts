@@ -199,17 +199,26 @@ export interface RestoreOptions {
   start?: boolean;
 }
 
+/**
+ * Every restore step, in QEMU's order, into a VM created for the snapshot (not
+ * started): RAM, results, redistributors, ITS bases, ITS registers,
+ * RESTORE_TABLES, GITS_CTLR. Throws MigrationError on a failed step.
+ */
+export async function restoreInto(vm: GicVm, s: VmSnapshot): Promise<void> {
+  loadRam(vm, s);
+  loadResults(vm, s);
+  await restoreRedistributors(vm, s);
+  await setItsBases(vm, s);
+  await restoreItsRegisters(vm, s);
+  (await restoreItsTables(vm)).forEach((r, i) => check(`RESTORE_TABLES on ITS ${i}`, r));
+  await restoreItsCtlr(vm, s);
+}
+
 /** The whole destination side. Throws MigrationError on a failed step (the VM is destroyed then). */
 export async function restoreVm(s: VmSnapshot, o: RestoreOptions = {}): Promise<GicVm> {
   const vm = await createVmForSnapshot(s, o.guest);
   try {
-    loadRam(vm, s);
-    loadResults(vm, s);
-    await restoreRedistributors(vm, s);
-    await setItsBases(vm, s);
-    await restoreItsRegisters(vm, s);
-    (await restoreItsTables(vm)).forEach((r, i) => check(`RESTORE_TABLES on ITS ${i}`, r));
-    await restoreItsCtlr(vm, s);
+    await restoreInto(vm, s);
     if (o.start ?? true) check('start', await vm.start());
     return vm;
   } catch (e) {

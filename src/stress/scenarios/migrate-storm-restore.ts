@@ -11,9 +11,7 @@ import type { ItsSetupDevice } from '../../guest/its-setup-args.js';
 import { waitForItsSetup } from '../../guest/setup-wait.js';
 import type { GuestSpec } from '../../kvm/options.js';
 import type { VmSnapshot } from '../../migrate/snapshot.js';
-import {
-  loadRam, loadResults, MigrationError, restoreItsCtlr, restoreItsRegisters, restoreItsTables, restoreRedistributors, setItsBases,
-} from '../../migrate/steps.js';
+import { restoreInto } from '../../migrate/steps.js';
 import { waitUntil } from '../../sync/wait.js';
 import { errnoName } from '../../uapi/errno.js';
 import type { GicOptions } from '../../vgic/gic.js';
@@ -63,10 +61,6 @@ export function snapshotVmOptions(s: VmSnapshot, guest: GuestSpec = DEST_GUEST, 
   };
 }
 
-function check(step: string, ret: number): void {
-  if (ret !== 0) throw new MigrationError(step, ret);
-}
-
 /**
  * restoreVm() on a VM lent by the context: RAM, results, redistributors,
  * ITS bases, ITS registers, RESTORE_TABLES, GITS_CTLR, in QEMU's order. The
@@ -74,13 +68,7 @@ function check(step: string, ret: number): void {
  */
 export async function restoreThroughContext(ctx: ScenarioContext, s: VmSnapshot, guest: GuestSpec = DEST_GUEST): Promise<GicVm> {
   const vm = await ctx.createVm(snapshotVmOptions(s, guest));
-  loadRam(vm, s);
-  loadResults(vm, s);
-  await restoreRedistributors(vm, s);
-  await setItsBases(vm, s);
-  await restoreItsRegisters(vm, s);
-  (await restoreItsTables(vm)).forEach((r, i) => check(`RESTORE_TABLES on ITS ${i}`, r));
-  await restoreItsCtlr(vm, s);
+  await restoreInto(vm, s);
   return vm;
 }
 
