@@ -14,7 +14,6 @@ import { runNode } from './helpers/run-node.js';
 import { SNAPSHOT_VERSION, writeSnapshotFile, type GicVm } from '../dist/src/index.js';
 import { RAM_BYTES, VM_GUEST } from './helpers/vm-boot.js';
 import { DEST_ARGS, makeSource, PENDING_AT_PAUSE } from './helpers/vm-migrate.js';
-import { HANG_MS } from './helpers/wait.js';
 
 const RESTORER = fileURLToPath(new URL('./fixtures/snapshot-restore.mjs', import.meta.url));
 
