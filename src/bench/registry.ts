@@ -7,6 +7,7 @@ import { lpiBenchmarks } from './suites/lpi.js';
 import { mailboxBenchmarks } from './suites/mailbox.js';
 import { pauseBenchmarks } from './suites/pause.js';
 import { saveRestoreBenchmarks } from './suites/save-restore.js';
+import { scheduleBenchmarks } from './suites/schedule.js';
 import type { Benchmark } from './types.js';
 
 export const SUITES: readonly (readonly Benchmark[])[] = [
@@ -15,6 +16,7 @@ export const SUITES: readonly (readonly Benchmark[])[] = [
   pauseBenchmarks,
   lpiBenchmarks,
   saveRestoreBenchmarks,
+  scheduleBenchmarks,
 ];
 
 export function allBenchmarks(): Benchmark[] {
