@@ -30,6 +30,7 @@ const REQUIRED = [
   ...['1k', '64k', '1m'].flatMap((s) => ['dataview-write', 'save-tables', 'dataview-read', 'restore-tables'].map((f) => `save.${f}-${s}`)),
   'save.vm-cycle-8x64k',
   'validator.lpi-off', 'validator.lpi-on', 'validator.lpi-miss-off', 'validator.lpi-miss-on', 'validator.pairs-off', 'validator.pairs-on',
+  'schedule.atomics-hop', 'schedule.decision-random-2', 'schedule.decision-pct-2', 'schedule.decision-random-4', 'schedule.decision-pct-4',
 ];
 
 interface JsonFigure {
@@ -72,6 +73,7 @@ describe('vgic-lab bench', () => {
     expect(byName.get('lpi.inject-ack')!.baseline).toBe('lpi.pingpong-oneway');
     expect(byName.get('save.save-tables-1m')!.baseline).toBe('save.dataview-write-1m');
     expect(byName.get('save.restore-tables-64k')!.baseline).toBe('save.dataview-read-64k');
+    expect(byName.get('schedule.decision-random-2')!.baseline).toBe('schedule.atomics-hop');
   });
 
   it('runs a selection together with the baselines it needs, and prints a table', async () => {

@@ -8,6 +8,7 @@ import { mailboxBenchmarks } from './suites/mailbox.js';
 import { pauseBenchmarks } from './suites/pause.js';
 import { saveRestoreBenchmarks } from './suites/save-restore.js';
 import { validatorBenchmarks } from './suites/validator.js';
+import { scheduleBenchmarks } from './suites/schedule.js';
 import type { Benchmark } from './types.js';
 
 export const SUITES: readonly (readonly Benchmark[])[] = [
@@ -17,6 +18,7 @@ export const SUITES: readonly (readonly Benchmark[])[] = [
   lpiBenchmarks,
   saveRestoreBenchmarks,
   validatorBenchmarks,
+  scheduleBenchmarks,
 ];
 
 export function allBenchmarks(): Benchmark[] {
