@@ -10,8 +10,11 @@ import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LockArena, Schedule, ScheduleEnded, threadKey, KEY_OTHER, KEY_VMM, type ScheduleConfig } from '../dist/src/sync/index.js';
 import { createVm, uapi, waitForItsSetup } from '../dist/src/index.js';
+import { runLpiStress } from '../dist/src/vgic/lpi-stress.js';
 import { watchForDeadlock } from '../dist/src/stress/deadlock.js';
 import { ETIMEDOUT } from '../dist/src/uapi/errno.js';
+import { waitForWord } from './helpers/wait.js';
+import { V_STATE, VCPU_RUNNING } from '../dist/src/kvm/vcpu-block.js';
 
 const WORKER = new URL('./fixtures/sched-worker.mjs', import.meta.url);
 const COUNTER = 0, DONE = 1, LOG_POS = 3, RESULT = 8, LOG = 16;
@@ -184,3 +187,44 @@ describe('controlled scheduler on a VM', () => {
   });
 });
 
+
+describe('controlled scheduler: the VMM side of its ends', () => {
+  const NEVER_RETURNS = new URL('./fixtures/guest-never-returns.mjs', import.meta.url).href;
+
+  it('destroy() ends the schedule even while a VMM call waits for a turn a spinning guest never gives back', async () => {
+    const vm = await createVm({ vcpus: 1, gic: false, schedule: { strategy: 'random', seed: 1 }, guest: NEVER_RETURNS });
+    const start = vm.start(); // waits (through the scheduler) for a vCPU that entered a guest without points
+    // The vCPU publishes Running (and notifies) just before it enters the guest.
+    await waitForWord(vm.rt.vcpus.i32, vm.rt.vcpus.word(0, V_STATE), (v) => v === VCPU_RUNNING, 'the vCPU to enter its guest');
+    await vm.destroy(500);
+    expect(vm.vmState).toBe('destroyed');
+    await start; // released, whatever it returns
+  });
+
+  it('an end met in a synchronous VMM point (a trylock) is thrown at the next VMM await', async () => {
+    const vm = await createVm({ vcpus: 2, gic: false, schedule: { strategy: 'random', seed: 2, stepBudget: 2 } });
+    try {
+      await vm.lockAllVcpus().catch(() => undefined); // kvm.lock and two trylocks: the budget runs out in here
+      expect(vm.schedule()!.end).toBe('budget');
+      await expect(vm.start()).rejects.toThrow(ScheduleEnded);
+    } finally {
+      await vm.destroy(500);
+    }
+  });
+
+  it('injector threads under a controlled schedule: runInjectors waits for them through the scheduler', async () => {
+    const r = await runLpiStress({ vcpus: 1, devices: 1, iterations: 40, vm: { schedule: { strategy: 'pct', seed: 3 } } });
+    expect(r.failed).toBe(0);
+    expect(r.injected).toBe(40);
+  });
+
+  it('the VMM numbers the VM\'s buffers as the workers do (device state included)', async () => {
+    const vm = await createVm({ vcpus: 1, gic: { its: 1 }, schedule: { strategy: 'random', seed: 4 } });
+    try {
+      const vgic = vm.shared.devices['arm-vgic-v3'] as { state: SharedArrayBuffer };
+      expect(vm.rt.sched!.owns(new Int32Array(vgic.state))).toBe(true);
+    } finally {
+      await vm.destroy();
+    }
+  });
+});

@@ -25,7 +25,7 @@ export const RUN_FLAGS_HELP = `  --vcpus N         vCPUs per VM (default: the sc
   --its N           ITSs per VM (default: the scenario's, else 1)
   --seconds S       length of the timed part of each scenario (default: the scenario's, else 1)
   --schedule S      free (the OS schedules threads; default), random or pct (a controlled scheduler)
-  --pct-depth D     PCT's bug depth (default 3)
+  --pct-depth D     PCT's bug depth, 1..9 (default 3)
   --steps N         scheduling decisions before a controlled run ends (default 200000)
   --stop-at-first   end a run at the first validator finding its scenario does not expect
   --stall-ms N      report a stall and end the run after N ms without progress (default 5000)
@@ -57,7 +57,7 @@ export function runOptionsFrom(values: Record<string, string | boolean | undefin
   const o: RunOptions = {
     schedule: {
       strategy: strategy as ScheduleStrategy, seed,
-      ...(values['pct-depth'] !== undefined ? { pctDepth: intFlag('pct-depth', values['pct-depth'] as string, 1, 64)! } : {}),
+      ...(values['pct-depth'] !== undefined ? { pctDepth: intFlag('pct-depth', values['pct-depth'] as string, 1, 9)! } : {}),
       ...(values.steps !== undefined ? { stepBudget: intFlag('steps', values.steps as string, 1, 1e9)! } : {}),
     },
     stopAtFirst: values['stop-at-first'] === true,

@@ -107,10 +107,7 @@ export class VmRuntime {
       this.timeline = new TimelineWriter(shared.timeline, tid - 1);
       this.thread.observer = composeObservers(this.thread.observer, timelineLockObserver(this.timeline));
     }
-    if (shared.schedule !== undefined) {
-      const t = this.arena.threadInfo(tid);
-      this.thread.sched = new Schedule(shared.schedule, vmBuffers(shared), threadKey(KEY_OF_KIND[t.kind] ?? KEY_OTHER, t.index));
-    }
+    this.attachSchedule();
     this.client = new ActorClient(this.dir, this.arena, tid);
   }
 
@@ -118,6 +115,20 @@ export class VmRuntime {
   static register(shared: VmShared, kind: ThreadKind, index: number, name: string): VmRuntime {
     const arena = new LockArena(shared.arena);
     return new VmRuntime(shared, arena.registerThread(kind, index, name));
+  }
+
+  /**
+   * (Re)build this thread's handle on the VM's controlled schedule. Waits name
+   * words by buffer number (vmBuffers), so every thread must number the
+   * buffers of the same VmShared; the VMM calls this again once device types
+   * have added theirs.
+   */
+  attachSchedule(): Schedule | null {
+    const shared = this.shared;
+    if (shared.schedule === undefined) return null;
+    const t = this.arena.threadInfo(this.tid);
+    this.thread.sched = new Schedule(shared.schedule, vmBuffers(shared), threadKey(KEY_OF_KIND[t.kind] ?? KEY_OTHER, t.index));
+    return this.thread.sched;
   }
 
   /** The controlled schedule this thread takes part in, if the VM runs under one. */

@@ -279,21 +279,22 @@ export class Vm {
   private async waitVcpus(w: number, ok: (i: number) => boolean, timeoutMs: number): Promise<number[]> {
     const b = this.rt.vcpus;
     const s = this.rt.sched;
-    // Under a controlled schedule the wait goes through the scheduler, on virtual time.
-    const now = (): number => (s?.active ? s.now() : performance.now());
-    const deadline = now() + timeoutMs;
+    // Under a controlled schedule the wait goes through the scheduler, on virtual time; if the schedule
+    // ends meanwhile, the rest of the wait is on the wall clock.
+    const realDeadline = performance.now() + timeoutMs;
+    const virtualDeadline = (s?.now() ?? 0) + timeoutMs;
+    const left = (): number => (s?.active ? virtualDeadline - s.now() : realDeadline - performance.now());
     const keepAlive = setInterval(() => {}, 1 << 30);
     try {
       for (let i = 0; i < this.nrVcpus; i++) {
         for (;;) {
           const seen = Atomics.load(b.i32, b.word(i, w));
           if (ok(i)) break;
-          const left = deadline - now();
-          if (left <= 0) break;
-          if (s?.active) {
-            if ((await s.blockAsync(b.i32, b.word(i, w), seen, 'pause-wait', i, left)) !== 'free') continue;
+          if (left() <= 0) break;
+          if (s !== null) { // ended (not active): blockAsync throws an end the VMM was not told of yet, else says 'free'
+            if ((await s.blockAsync(b.i32, b.word(i, w), seen, 'pause-wait', i, left())) !== 'free') continue;
           }
-          const r = Atomics.waitAsync(b.i32, b.word(i, w), seen, Math.max(0, deadline - now()));
+          const r = Atomics.waitAsync(b.i32, b.word(i, w), seen, Math.max(0, left()));
           if (r.async) await r.value;
         }
       }
@@ -340,7 +341,8 @@ export class Vm {
    * at a time, the VMM included: its awaits are scheduling points.
    */
   async beginSchedule(): Promise<void> {
-    const s = this.rt.sched;
+    // The VMM's runtime predates the devices' shared state: number the VM's buffers again, as the workers did.
+    const s = this.rt.attachSchedule();
     if (s === null) throw new Error('beginSchedule: the VM was created without options.schedule');
     const b = this.rt.vcpus, dir = this.rt.dir, arena = this.rt.arena;
     // Threads parked the ordinary way must wake up and reach a scheduling point.
@@ -525,11 +527,12 @@ export class Vm {
    * terminated. Resolves when no worker of the VM is left running.
    */
   destroy(timeoutMs = 5000): Promise<void> {
+    // Back to the OS scheduler first: a VMM operation waiting for its turn holds `ops` (and a turn
+    // holder that never yields would keep it forever); ended, it goes on uncontrolled and lets us in.
+    this.rt.sched?.end('done');
     return this.ops.runExclusive(async () => {
       if (this.state === 'destroyed') return;
       this.state = 'destroyed';
-      // Back to the OS scheduler: the exit requests below must reach every thread.
-      this.rt.sched?.end('done');
       // Whatever the VMM still holds (lockAllVcpus without unlock) would keep vCPUs from ever seeing the exit request.
       for (const l of this.rt.arena.locksHeldBy(this.rt.tid)) this.rt.thread.mutex(l).unlock();
       const b = this.rt.vcpus;

@@ -128,7 +128,14 @@ export class Mutex {
     for (;;) {
       const r = this.tryControlled();
       if (r !== undefined) return r;
-      const res = await s.blockAsync(this.i32, this.w, Atomics.load(this.i32, this.w), 'lock-wait', this.index, deadline - s.now());
+      let res: 'ok' | 'timed-out' | 'free';
+      try {
+        res = await s.blockAsync(this.i32, this.w, Atomics.load(this.i32, this.w), 'lock-wait', this.index, deadline - s.now());
+      } catch (e) {
+        // The schedule ended under us (ScheduleEnded): we wait for nothing any more.
+        Atomics.store(this.i32, this.thread.arena.threadRecord(this.tid) + T_WAIT_LOCK, 0);
+        throw e;
+      }
       if (res === 'free') {
         Atomics.store(this.i32, this.thread.arena.threadRecord(this.tid) + T_WAIT_LOCK, 0);
         return this.lockAsync(timeoutMs);

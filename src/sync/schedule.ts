@@ -140,9 +140,13 @@ export class ScheduleEnded extends Error {
 }
 
 let current: Schedule | null = null;
-/** The schedule this thread takes part in, if one is active (for code that has no thread context: spinlocks, waits). */
+/**
+ * The schedule this thread takes part in, if one is active (for code that has
+ * no thread context: spinlocks, waits), or ended abnormally without this
+ * thread's async caller having been told (its next async call throws).
+ */
 export function activeSchedule(): Schedule | null {
-  return current !== null && current.active ? current : null;
+  return current !== null && (current.active || current.endUnreported) ? current : null;
 }
 
 export class Schedule {
@@ -151,6 +155,8 @@ export class Schedule {
   private readonly views: Int32Array[];
   private readonly ids = new Map<ArrayBufferLike, number>();
   private slot = -1;
+  /** An end (deadlock, budget, stall) this handle has not yet thrown at its caller. */
+  private endReported = false;
 
   /** The shared state of a schedule for up to `maxThreads` threads. */
   static create(config: ScheduleConfig, maxThreads = 64): SharedArrayBuffer {
@@ -170,7 +176,6 @@ export class Schedule {
     i32[H_HASH_B] = (seed ^ 0x811c9dc5) | 0;
     const horizon = Math.max(1, config.pctHorizon ?? Math.min(i32[H_BUDGET]!, 5000));
     for (let i = 0; i < depth - 1; i++) i32[H_CHANGE + i] = 1 + Math.floor(nextRandom(i32) * horizon);
-    // Keep the config readable by every thread (summary()).
     i32[H_LATE] = 0;
     new Float64Array(buf)[H_VTIME_F64] = 0;
     i32[H_SEED] = seed | 0;
@@ -250,9 +255,24 @@ export class Schedule {
   leave(): void {
     if (this.slot < 0) return;
     const b = this.base(this.slot);
-    const holding = Atomics.load(this.i32, H_TURN) === this.slot && this.active;
+    if (this.active && !this.holdsTurn()) {
+      // Not running under the schedule yet (never reached a point): leaving is a point too, or a decider
+      // could choose us as STARTING after we looked and hand the turn to a thread that is gone.
+      Atomics.store(this.i32, b + S_STATE, ST_READY);
+      this.waitTurn();
+    }
+    const holding = this.holdsTurn() && this.active;
     Atomics.store(this.i32, b + S_STATE, ST_DONE);
     if (holding) this.decide(pointId('exit'), 0);
+  }
+
+  /** VMM: wait (through the scheduler) until the thread `key` has left. */
+  async leftAsync(key: number): Promise<void> {
+    const s = this.slotOf(key, ST_STARTING);
+    const w = this.base(s) + S_STATE;
+    for (let st = Atomics.load(this.i32, w); st !== ST_DONE; st = Atomics.load(this.i32, w)) {
+      if ((await this.blockAsync(this.i32, w, st, 'yield', key)) === 'free') return;
+    }
   }
 
   // ---- the VMM's side -------------------------------------------------------
@@ -286,7 +306,8 @@ export class Schedule {
     // every parked thread on the word's value now, so the first decision does not depend on that race.
     for (let s = 0; s < i32[H_NSLOTS]!; s++) {
       const b = this.base(s);
-      if (Atomics.load(i32, b + S_STATE) === ST_BLOCKED && i32[b + S_KIND] === pointId('park')) {
+      const kind = i32[b + S_KIND];
+      if (Atomics.load(i32, b + S_STATE) === ST_BLOCKED && (kind === pointId('park') || kind === pointId('wfi'))) {
         i32[b + S_WVAL] = Atomics.load(this.views[i32[b + S_WBUF]!]!, i32[b + S_WIDX]!);
       }
     }
@@ -307,6 +328,7 @@ export class Schedule {
   }
 
   async pointAsync(p: PointName, arg = 0): Promise<void> {
+    this.throwUnreportedEnd();
     if (!this.active) return;
     if (this.slot < 0) this.enter();
     const b = this.base(this.slot);
@@ -330,6 +352,7 @@ export class Schedule {
   }
 
   async blockAsync(view: Int32Array, index: number, value: number, p: PointName, arg = 0, timeoutMs = Infinity): Promise<'ok' | 'timed-out' | 'free'> {
+    this.throwUnreportedEnd();
     if (!this.active) return 'free';
     if (this.prepareBlock(view, index, value, p, arg, timeoutMs)) return 'ok';
     if (!(await this.waitTurnAsync())) return 'free';
@@ -359,6 +382,7 @@ export class Schedule {
    * change: the run is ended as a stall. 'ok', 'timed-out' or 'free'.
    */
   async yieldAsync(timeoutMs = Infinity): Promise<'ok' | 'timed-out' | 'free'> {
+    this.throwUnreportedEnd();
     if (!this.active) return 'free';
     if (this.slot < 0) this.enter();
     const fresh = this.isFresh();
@@ -376,6 +400,7 @@ export class Schedule {
       }
       if (timeoutMs === Infinity) {
         this.finish(END_STALL, this.slot);
+        this.endReported = true;
         throw new ScheduleEnded('stall');
       }
       this.f64[H_VTIME_F64] = this.now() + timeoutMs;
@@ -388,6 +413,22 @@ export class Schedule {
   /** True when `view` is memory of this schedule's VM (a wait on it can be scheduled). */
   owns(view: Int32Array): boolean {
     return this.ids.has(view.buffer);
+  }
+
+  /**
+   * The VMM learns of an abnormal end once, at its next async call: an end met in a
+   * synchronous point (a trylock, an unlock) could not throw into its async caller.
+   */
+  private throwUnreportedEnd(): void {
+    if (!this.endUnreported) return;
+    this.endReported = true;
+    throw new ScheduleEnded(this.ended);
+  }
+
+  /** Ended by deadlock, budget or stall, and this handle has not thrown it yet. */
+  get endUnreported(): boolean {
+    const e = Atomics.load(this.i32, H_ENDED);
+    return e !== 0 && e !== END_DONE && !this.endReported && this.slot >= 0;
   }
 
   private holdsTurn(): boolean {
@@ -549,7 +590,10 @@ export class Schedule {
         const seen = Atomics.load(i32, g);
         const ended = Atomics.load(i32, H_ENDED);
         if (ended !== 0) {
-          if (ended !== END_DONE) throw new ScheduleEnded(END_NAMES[ended]!);
+          if (ended !== END_DONE && !this.endReported) {
+            this.endReported = true;
+            throw new ScheduleEnded(END_NAMES[ended]!);
+          }
           return false;
         }
         if (Atomics.load(i32, H_TURN) === this.slot) return true;
@@ -571,7 +615,6 @@ export class Schedule {
       Atomics.add(i32, g, 1);
       Atomics.notify(i32, g);
     }
-    if (current === this) current = null;
   }
 
   // ---- reports --------------------------------------------------------------

@@ -39,7 +39,7 @@ export async function runInjectors(handle: InjectorHandle, plans: InjectorPlan[]
   // Under a controlled schedule, choosing an injector before its thread arrives waits for it.
   const sched = activeSchedule();
   plans.forEach((_, index) => sched?.expect(threadKey(KEY_INJECTOR, index)));
-  return Promise.all(plans.map((plan, index) => new Promise<InjectorResult>((resolve, reject) => {
+  const exits = Promise.all(plans.map((plan, index) => new Promise<InjectorResult>((resolve, reject) => {
     const counters = new SharedArrayBuffer(16);
     const data: InjectorWorkerData = { handle, index, plan, counters };
     const w = new Worker(INJECTOR_WORKER, { workerData: data });
@@ -54,6 +54,9 @@ export async function runInjectors(handle: InjectorHandle, plans: InjectorPlan[]
       });
     });
   })));
+  // A worker's exit is no scheduling point: wait through the scheduler until each has left, then for the exits.
+  if (sched !== null) for (let i = 0; i < plans.length; i++) await sched.leftAsync(threadKey(KEY_INJECTOR, i));
+  return exits;
 }
 
 /** The loop an injector worker runs (called from workers/msi-injector.ts). */
