@@ -21,16 +21,15 @@ import { GICD_BASE, GICR_BASE, GICR_STRIDE } from '../vgic/layout.js';
 import type { GpaAllocator } from './alloc.js';
 import { DriverBase, fillGuest, hex, pollRelax } from './driver-util.js';
 
-// Distributor registers the guest touches (not in src/uapi, which covers the ITS/LPI side).
-export const GICD_CTLR = 0x0000;
-export const GICD_TYPER = 0x0004;
-/** GICD_CTLR (ARE, single security state as KVM presents it). */
-export const GICD_CTLR_ENABLE_GRP1A = 1 << 1;
-export const GICD_CTLR_ARE_NS = 1 << 4;
-export const GICD_CTLR_RWP = 0x8000_0000;
-/** GICD_TYPER.LPIS and IDbits (23:19, INTID bits - 1). */
-export const GICD_TYPER_LPIS = 1 << 17;
-export const GICD_TYPER_IDBITS_SHIFT = 19;
+// The distributor registers the guest touches, under the names guest drivers use (EnableGrp1A is GICD_CTLR bit 1).
+export {
+  GICD_CTLR, GICD_TYPER, GICD_CTLR_ENABLE_G1 as GICD_CTLR_ENABLE_GRP1A, GICD_CTLR_ARE_NS, GICD_CTLR_RWP, GICD_TYPER_LPIS,
+  GICD_TYPER_IDBITS_SHIFT,
+} from '../uapi/gic-fields.js';
+import {
+  GICD_CTLR, GICD_CTLR_ARE_NS, GICD_CTLR_ENABLE_G1 as GICD_CTLR_ENABLE_GRP1A, GICD_CTLR_RWP, GICD_TYPER, GICD_TYPER_IDBITS_SHIFT,
+  GICD_TYPER_LPIS,
+} from '../uapi/gic-fields.js';
 
 /** Priority Linux gives LPIs by default (config byte 0xa2 with Group1, disabled). */
 export const LPI_DEFAULT_PRIORITY = 0xa0;

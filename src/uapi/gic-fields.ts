@@ -293,6 +293,18 @@ export function vgicItsCbaserWrite(old: bigint, offset: number, len: number, val
 }
 
 // ---------------------------------------------------------------------------
+// Distributor registers (GICD frame offsets) and the fields KVM presents.
+
+export const GICD_CTLR = 0x0000, GICD_TYPER = 0x0004, GICD_IIDR = 0x0008, GICD_TYPER2 = 0x000c, GICD_PIDR2 = 0xffe8;
+/** GICD_CTLR with affinity routing and a single security state, as KVM presents it. */
+export const GICD_CTLR_ENABLE_G1 = 1 << 1;
+export const GICD_CTLR_ARE_NS = 1 << 4;
+export const GICD_CTLR_RWP = 0x8000_0000;
+/** GICD_TYPER.LPIS and IDbits (23:19, INTID bits - 1). */
+export const GICD_TYPER_LPIS = 1 << 17;
+export const GICD_TYPER_IDBITS_SHIFT = 19;
+
+// ---------------------------------------------------------------------------
 // Redistributor registers (RD_base frame offsets).
 
 export const GICR_CTLR = 0x0000;

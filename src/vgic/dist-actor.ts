@@ -23,11 +23,13 @@ import { OP_DIST_SAVE_PENDING } from './its/its-ops.js';
 import { acquire, pathLocks } from './lock-protocol.js';
 import { OPN_SAVE_PENDING_TABLES } from '../sync/operations.js';
 import { VGIC_DEVICE_KEY, type VgicShared } from './layout.js';
-import { GICD_CTLR_ENABLE_G1, GICR_CTLR_ENABLE_LPIS, GICR_CTLR_RWP, Vgic } from './vgic.js';
+import { GICR_CTLR_ENABLE_LPIS, GICR_CTLR_RWP, Vgic } from './vgic.js';
+import {
+  GICD_CTLR, GICD_CTLR_ARE_NS, GICD_CTLR_ENABLE_G1, GICD_IIDR, GICD_PIDR2, GICD_TYPER, GICD_TYPER2,
+} from '../uapi/gic-fields.js';
 import { C_GICR_CTLR, C_PTZ, D_GICD_CTLR, D_NR_ITS, GIC_INTID_BITS, VgicState } from './vgic-state.js';
 
-export const GICD_CTLR = 0x0, GICD_TYPER = 0x4, GICD_IIDR = 0x8, GICD_TYPER2 = 0xc, GICD_PIDR2 = 0xffe8;
-const GICD_CTLR_ARE_NS = 1 << 4;
+export { GICD_CTLR, GICD_TYPER, GICD_IIDR, GICD_TYPER2, GICD_PIDR2 } from '../uapi/gic-fields.js';
 /** GICD_IIDR/GICR_IIDR: ProductID 'K', implementation revision 3 (KVM_VGIC_IMP_REV_3), implementer ARM. */
 export const VGIC_IIDR = (0x4b << 24) | (3 << 12) | 0x43b;
 /** PIDR2.ArchRev = GICv3. */

@@ -27,7 +27,8 @@ import {
 import { REQ_IRQ_PENDING } from '../kvm/vcpu-block.js';
 
 /** GICD_CTLR.EnableGrp1 (ARE mode): gates delivery of every interrupt (dist->enabled). */
-export const GICD_CTLR_ENABLE_G1 = 1 << 1;
+import { GICD_CTLR_ENABLE_G1 } from '../uapi/gic-fields.js';
+export { GICD_CTLR_ENABLE_G1 };
 /** GICR_CTLR.EnableLPIs; "LPIs enabled" means the register equals exactly this (RWP clear). */
 export const GICR_CTLR_ENABLE_LPIS = 1;
 export const GICR_CTLR_RWP = 1 << 3;
