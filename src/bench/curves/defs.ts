@@ -181,8 +181,8 @@ const memory: CurveDef = {
   x: vcpuAxis,
   y: { label: 'RSS added', unit: 'MiB', format: formatSi },
   figures: [
-    { id: 'vm', label: 'VM', unit: 'MiB', map: (b) => b / MIB, open: (ctx, x) => openVmRss(ctx, x) },
-    { id: 'workers', label: 'bare worker threads', unit: 'MiB', baseline: true, map: (b) => b / MIB, open: (ctx, x) => openWorkersRss(ctx, x) },
+    { id: 'vm', label: 'VM', unit: 'MiB', map: (b) => b / MIB, open: (_ctx, x) => openVmRss(x) },
+    { id: 'workers', label: 'bare worker threads', unit: 'MiB', baseline: true, map: (b) => b / MIB, open: (_ctx, x) => openWorkersRss(x) },
   ],
   lines: [{ figure: 'vm', stat: 'median', label: 'VM with N vCPUs' }, { figure: 'workers', stat: 'median', label: 'N bare worker threads (baseline)' }],
   ratios: [['vm', 'workers']],

@@ -35,9 +35,9 @@ export const CURVE_BUDGETS: Readonly<Record<BudgetName, CurveBudget>> = {
     lpisPerRep: 128_000, events: 16,
   },
   quick: {
-    name: 'quick', rounds: 3, latencySamples: 36, microTimeMs: 0,
+    name: 'quick', rounds: 5, latencySamples: 60, microTimeMs: 0,
     vcpus: [1, 2, 4, 8], its: [1, 2, 3, 4], itsVcpus: 4, ites: GEOMETRIC(1024, 1 << 16, 4),
-    lpisPerRep: 48_000, events: 16,
+    lpisPerRep: 64_000, events: 16,
   },
   // Proves the command runs end to end (tests): its figures mean nothing.
   smoke: {

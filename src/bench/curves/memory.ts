@@ -9,7 +9,7 @@
  */
 import { createVm } from '../../create-vm.js';
 import { errnoName } from '../../uapi/errno.js';
-import type { RunContext, Session } from '../types.js';
+import type { Session } from '../types.js';
 import { Agents, sleep } from '../xthread.js';
 
 const PARK = new URL('./park-agent.js', import.meta.url);
@@ -26,7 +26,7 @@ function rss(): number {
 }
 
 /** A session whose every sample builds the thing, measures the RSS it added, and tears it down. */
-function rssSession(ctx: RunContext, what: string, build: () => Promise<() => Promise<void>>): Promise<Session> {
+function rssSession(what: string, build: () => Promise<() => Promise<void>>): Promise<Session> {
   const once = async (): Promise<number> => {
     const before = rss();
     const teardown = await build();
@@ -36,24 +36,19 @@ function rssSession(ctx: RunContext, what: string, build: () => Promise<() => Pr
       await teardown();
     }
   };
-  const perRound = ctx.pick({ full: 2, quick: 1, smoke: 1 });
   return (async () => {
     await once(); // warm-up: module loading and first-time allocations are not a VM's
     return {
       rep: `${what}: RSS after - RSS before (bytes)`,
-      async sample() {
-        const out: number[] = [];
-        for (let i = 0; i < perRound; i++) out.push(await once());
-        return out;
-      },
+      sample: async () => [await once()],
       close: async () => {},
     };
   })();
 }
 
 /** RSS added by a started VM of `vcpus` vCPUs (idle guest). */
-export function openVmRss(ctx: RunContext, vcpus: number): Promise<Session> {
-  return rssSession(ctx, `create and start a ${vcpus}-vCPU VM (idle guest), every vCPU in KVM_RUN`, async () => {
+export function openVmRss(vcpus: number): Promise<Session> {
+  return rssSession(`create and start a ${vcpus}-vCPU VM (idle guest), every vCPU in KVM_RUN`, async () => {
     const vm = await createVm({ vcpus, guest: 'idle' });
     try {
       const r = await vm.start();
@@ -73,8 +68,8 @@ export function openVmRss(ctx: RunContext, vcpus: number): Promise<Session> {
 }
 
 /** RSS added by `n` bare worker threads parked in Atomics.wait. */
-export function openWorkersRss(ctx: RunContext, n: number): Promise<Session> {
-  return rssSession(ctx, `start ${n} bare worker thread${n > 1 ? 's' : ''} parked in Atomics.wait`, async () => {
+export function openWorkersRss(n: number): Promise<Session> {
+  return rssSession(`start ${n} bare worker thread${n > 1 ? 's' : ''} parked in Atomics.wait`, async () => {
     const agents = new Agents();
     try {
       const ctl = new SharedArrayBuffer(8);
