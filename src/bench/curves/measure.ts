@@ -30,12 +30,12 @@ const GEOMETRIC = (from: number, to: number, factor: number): number[] => {
 
 export const CURVE_BUDGETS: Readonly<Record<BudgetName, CurveBudget>> = {
   full: {
-    name: 'full', rounds: 7, latencySamples: 140, microTimeMs: 0,
+    name: 'full', rounds: 11, latencySamples: 220, microTimeMs: 0,
     vcpus: [1, 2, 4, 8, 16], its: [1, 2, 3, 4], itsVcpus: 4, ites: GEOMETRIC(1024, 1 << 20, 4),
     lpisPerRep: 128_000, events: 16,
   },
   quick: {
-    name: 'quick', rounds: 5, latencySamples: 60, microTimeMs: 0,
+    name: 'quick', rounds: 9, latencySamples: 120, microTimeMs: 0,
     vcpus: [1, 2, 4, 8], its: [1, 2, 3, 4], itsVcpus: 4, ites: GEOMETRIC(1024, 1 << 16, 4),
     lpisPerRep: 64_000, events: 16,
   },
