@@ -139,13 +139,16 @@ function latencyLoop(d: LatencyData, send: (seq: number) => boolean): never {
 export interface MsiLatencyData extends LatencyData {
   handle: InjectorHandle;
   msi: KvmMsi;
+  /** If given, operation `seq` signals msis[seq % length] instead of `msi` (spreads the LPIs over vCPUs). */
+  msis?: KvmMsi[];
 }
 
 /** signalMsi on this injector thread -> the ack-guest's acknowledge on its vCPU thread. */
 export async function msiLatency(d: MsiLatencyData): Promise<never> {
   const { MsiInjector } = await import('../../vgic/msi.js');
   const inj = MsiInjector.attach(d.handle, 0, 'bench latency injector');
-  return latencyLoop(d, () => inj.signalMsi(d.msi) === 1);
+  const msis = d.msis;
+  return latencyLoop(d, (seq) => inj.signalMsi(msis === undefined ? d.msi : msis[seq % msis.length]!) === 1);
 }
 
 /** The baseline's sender: store the sequence number and Atomics.notify the parked ponger. */

@@ -35,7 +35,7 @@ import { defaultItsBase } from '../../vgic/layout.js';
 import type { KvmMsi } from '../../vgic/msi.js';
 import { F_PENDING } from '../../vgic/vgic-state.js';
 import { controlBlock } from '../agents/batch.js';
-import { L_DONE, L_F64, L_FAILED, L_GO, L_READY, lpiControl, RX_BYTES, type InjectorData, type LatencyData } from '../agents/lpi.js';
+import { L_DONE, L_F64, L_FAILED, L_GO, L_READY, lpiControl, RX_BYTES, type InjectorData, type LatencyData, type MsiLatencyData } from '../agents/lpi.js';
 import type { AckGuestArgs } from '../agents/ack-guest.js';
 import { alignedShared, ringWords } from '../agents/ring.js';
 import type { Benchmark, RunContext, Session } from '../types.js';
@@ -113,7 +113,7 @@ function shapeName(s: Shape): string {
 
 // ---- throughput --------------------------------------------------------------------------------------
 
-const rawTwoHop: Benchmark = {
+export const rawTwoHop: Benchmark = {
   name: 'lpi.raw-two-hop',
   group: 'lpi',
   title: 'raw two-hop pipeline: producer thread -> SPSC ring -> middle thread -> SPSC ring -> consumer thread (each ring as mailbox.raw-ring: 16-word slots x 1024, published per message)',
@@ -297,7 +297,7 @@ async function latencySession(ctx: RunContext, agents: Agents, i32: Int32Array, 
   return { rep: `one operation in flight (settle ${SETTLE_MS} ms before each), ${n} per round`, sample: round, close: () => agents.close() };
 }
 
-const pingPong: Benchmark = {
+export const pingPong: Benchmark = {
   name: 'lpi.pingpong-oneway',
   group: 'lpi',
   title: 'one-way wake-up latency: worker A stamps, Atomics.store + notify; worker B, parked in Atomics.wait, stamps on return (stamps: performance.timeOrigin + now)',
@@ -318,6 +318,36 @@ const pingPong: Benchmark = {
   },
 };
 
+/**
+ * An inject -> acknowledge session on a VM of `vcpus` vCPUs: one device with
+ * `vcpus` events, event e -> an LPI of vCPU e's collection; the injector
+ * signals them in turn, so every vCPU thread takes its share (1 vCPU: the
+ * lpi.inject-ack figure). The curves command runs it for more vCPUs.
+ */
+export async function openAckLatency(ctx: RunContext, vcpus = 1): Promise<Session> {
+  const shape: Shape = { vcpus, devices: 1, events: vcpus };
+  const devices = setupDevices(shape);
+  const rx = new SharedArrayBuffer(RX_BYTES);
+  const args: AckGuestArgs = { setup: { its: [0], devices }, rx };
+  const vm = await openVm(shape, { module: agentModule('ack-guest'), args });
+  const agents = new Agents();
+  try {
+    const n = latencyPerRound(ctx);
+    const { buffer, i32, f64 } = lpiControl(n);
+    const msis = devices[0]!.events.map((e) => ({ address: translater(0), data: e.eventId, devid: 0 }));
+    agents.spawn(agentModule('lpi'), 'msiLatency', {
+      ctl: buffer, rx, perRep: n, settleMs: SETTLE_MS, handle: vm.gic.injectorHandle(),
+      msi: msis[0]!, ...(msis.length > 1 ? { msis } : {}),
+    } satisfies MsiLatencyData);
+    const s = await latencySession(ctx, agents, i32, f64, 1, 'inject -> ack', () => vmFault(vm));
+    return { ...s, close: async () => { await agents.close(); await vm.destroy(); } };
+  } catch (e) {
+    await agents.close();
+    await vm.destroy();
+    throw e;
+  }
+}
+
 const ackLatency: Benchmark = {
   name: 'lpi.inject-ack',
   group: 'lpi',
@@ -325,27 +355,7 @@ const ackLatency: Benchmark = {
   unit: 'µs',
   baseline: pingPong.name,
   targets: [{ maxRatio: 2, source: 'issue 3/6: p50 within 2x of the Atomics ping-pong' }],
-  async open(ctx) {
-    const shape: Shape = { vcpus: 1, devices: 1, events: 1 };
-    const rx = new SharedArrayBuffer(RX_BYTES);
-    const args: AckGuestArgs = { setup: { its: [0], devices: setupDevices(shape) }, rx };
-    const vm = await openVm(shape, { module: agentModule('ack-guest'), args });
-    const agents = new Agents();
-    try {
-      const n = latencyPerRound(ctx);
-      const { buffer, i32, f64 } = lpiControl(n);
-      agents.spawn(agentModule('lpi'), 'msiLatency', {
-        ctl: buffer, rx, perRep: n, settleMs: SETTLE_MS, handle: vm.gic.injectorHandle(),
-        msi: { address: translater(0), data: 0, devid: 0 },
-      });
-      const s = await latencySession(ctx, agents, i32, f64, 1, 'inject -> ack', () => vmFault(vm));
-      return { ...s, close: async () => { await agents.close(); await vm.destroy(); } };
-    } catch (e) {
-      await agents.close();
-      await vm.destroy();
-      throw e;
-    }
-  },
+  open: (ctx) => openAckLatency(ctx, 1),
 };
 
 /** The 16/16/16 figure runs only with the full budget (16 vCPU + 16 injector threads take long to start on 2 cores). */

@@ -25,7 +25,7 @@ function warmups(ctx: RunContext): number {
   return ctx.pick({ full: 10, quick: 5, smoke: 1 });
 }
 
-const wakeRtt: Benchmark = {
+export const wakeRtt: Benchmark = {
   name: 'pause.wake-rtt',
   group: 'pause',
   title: 'wake one worker parked in Atomics.wait and await its answer (Atomics.notify -> Atomics.waitAsync)',
@@ -65,7 +65,8 @@ const wakeRtt: Benchmark = {
   },
 };
 
-function pauseBench(guest: 'spin' | 'idle', vcpus: number): Benchmark {
+/** pause.<guest>-<vcpus>; also used by the curves command for other vCPU counts. */
+export function pauseBench(guest: 'spin' | 'idle', vcpus: number): Benchmark {
   return {
     name: `pause.${guest}-${vcpus}`,
     group: 'pause',

@@ -107,7 +107,8 @@ const OP_TEXT: Record<TablesOp, string> = {
 
 const NAME: Record<TablesOp, string> = { save: 'save-tables', restore: 'restore-tables', dvWrite: 'dataview-write', dvRead: 'dataview-read' };
 
-function tablesBench(op: TablesOp, size: (typeof SIZES)[number]): Benchmark {
+/** One figure of one table size; also used by the curves command for other sizes (figures of a size share a worker). */
+export function tablesBench(op: TablesOp, size: { readonly label: string; readonly ites: number }): Benchmark {
   const name = (o: TablesOp) => `save.${NAME[o]}-${size.label}`;
   const extra: Partial<Benchmark> =
     op === 'save' ? { baseline: name('dvWrite'), targets: [{ maxRatio: 4, source: 'issue 4: >= 0.25 of the DataView loop' }] }
