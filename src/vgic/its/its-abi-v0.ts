@@ -30,7 +30,8 @@ import {
 } from '../../uapi/its-abi.js';
 import type { Vgic } from '../vgic.js';
 import { itsCheckEventId, itsCheckId } from './its-tables.js';
-import type { ItsDevice, ItsIte, ItsTranslation } from './its-translation.js';
+import { ICID_NULL } from './its-ite-store.js';
+import type { ItsDevice, ItsTranslation } from './its-translation.js';
 
 /** What save/restore needs from an ITS (the Its class provides it). */
 export interface ItsTablesHost {
@@ -216,14 +217,6 @@ function sortIds(a: Float64Array, n: number): Float64Array {
   return v;
 }
 
-/** Scratch space reused across the devices of one save. */
-class SaveScratch {
-  ids = new Float64Array(64);
-  reserve(n: number): void {
-    if (this.ids.length < n) this.ids = new Float64Array(Math.max(n, this.ids.length * 2));
-  }
-}
-
 function saveDeviceTables(h: ItsTablesHost, tableIo: EntryIo, ittIo: EntryIo): number {
   const baser = h.baserDevice;
   if (!gitsBaserValid(baser)) return 0;
@@ -235,40 +228,18 @@ function saveDeviceTables(h: ItsTablesHost, tableIo: EntryIo, ittIo: EntryIo): n
   const sorted = sortIds(ids, n);
   // A flat table is one span; for a two-level table entries fall back to per-entry lookups.
   if (!gitsBaserIndirect(baser)) tableIo.window(gitsBaserAddress(baser), gitsBaserTableBytes(baser));
-  const scratch = new SaveScratch();
   for (let i = 0; i < n; i++) {
     const id = sorted[i]!;
     const dev = devices.get(id)!;
     const gpa = itsCheckId(h.mem, baser, id);
     if (gpa < 0) return -EINVAL;
-    const r = saveItt(h, dev, ittIo, scratch);
+    const r = saveItt(h, dev, ittIo);
     if (r !== 0) return r;
     const next = i + 1 < n ? Math.min(sorted[i + 1]! - id, VITS_DTE_MAX_DEVID_OFFSET) : 0;
     const w = tableIo.write(gpa, dteLo(dev.ittAddr, dev.eventIdBits), dteHi(next, dev.ittAddr));
     if (w !== 0) return w;
   }
   return 0;
-}
-
-/**
- * vgic_its_save_itt: the device's ITEs in ascending EventID order at
- * itt_addr + EventID * 8, each with the distance to its successor.
- */
-function saveItt(h: ItsTablesHost, dev: ItsDevice, io: EntryIo, s: SaveScratch): number {
-  const map = dev.ites;
-  if (map.size === 0) return 0;
-  // The ITE map iterates in insertion order, which is ascending in the common
-  // cases (MAPTIs issued in EventID order, anything restore created): then a
-  // single pass writes each ITE once its successor is known. Else sort first.
-  let prev = -1, ascending = true;
-  for (const ev of map.keys()) {
-    if (ev < prev) {
-      ascending = false;
-      break;
-    }
-    prev = ev;
-  }
-  return ascending ? saveIttAscending(h, dev, prev, io) : saveIttSorted(h, dev, io, s);
 }
 
 /**
@@ -279,56 +250,29 @@ function saveItt(h: ItsTablesHost, dev: ItsDevice, io: EntryIo, s: SaveScratch):
  */
 const SAVE_ITE_NO_COLLECTION = -EINVAL;
 
-function saveIttAscending(h: ItsTablesHost, dev: ItsDevice, lastEv: number, io: EntryIo): number {
+/**
+ * vgic_its_save_itt: the device's ITEs in ascending EventID order at
+ * itt_addr + EventID * 8, each with the distance to its successor: one pass
+ * over the device's ITE store, which keeps them in that order.
+ */
+function saveItt(h: ItsTablesHost, dev: ItsDevice, io: EntryIo): number {
+  const store = dev.ites;
+  const n = store.size;
+  if (n === 0) return 0;
+  const { eventIds, intids, icids } = store;
   const esz = h.iteEsz;
   const itt = dev.ittAddr;
-  let firstEv = -1;
-  for (const ev of dev.ites.keys()) {
-    firstEv = ev;
-    break;
-  }
-  io.window(itt + firstEv * esz, (lastEv - firstEv + 1) * esz);
-  let r = 0;
-  let pEv = -1;
-  let pIte: ItsIte | null = null;
-  dev.ites.forEach((ite, ev) => {
-    if (r !== 0) return;
-    if (pIte !== null) {
-      if (pIte.icid === null) {
-        r = SAVE_ITE_NO_COLLECTION;
-        return;
-      }
-      const next = Math.min(ev - pEv, VITS_ITE_MAX_EVENTID_OFFSET);
-      r = io.write(itt + pEv * esz, iteLo(pIte.icid, pIte.intid), iteHi(next, pIte.intid));
-    }
-    pEv = ev;
-    pIte = ite;
-  });
-  if (r !== 0) return r;
-  const last = pIte as ItsIte | null;
-  if (last === null) return 0;
-  if (last.icid === null) return SAVE_ITE_NO_COLLECTION;
-  return io.write(itt + pEv * esz, iteLo(last.icid, last.intid), iteHi(0, last.intid));
-}
-
-function saveIttSorted(h: ItsTablesHost, dev: ItsDevice, io: EntryIo, s: SaveScratch): number {
-  const map = dev.ites;
-  const n = map.size;
-  s.reserve(n);
-  const ids = s.ids;
-  let k = 0;
-  for (const ev of map.keys()) ids[k++] = ev;
-  sortIds(ids, n);
-  const esz = h.iteEsz;
-  const itt = dev.ittAddr;
-  io.window(itt + ids[0]! * esz, (ids[n - 1]! - ids[0]! + 1) * esz);
+  io.window(itt + eventIds[0]! * esz, (eventIds[n - 1]! - eventIds[0]! + 1) * esz);
+  let ev = eventIds[0]!;
   for (let i = 0; i < n; i++) {
-    const ev = ids[i]!;
-    const ite = map.get(ev)!;
-    if (ite.icid === null) return SAVE_ITE_NO_COLLECTION;
-    const next = i + 1 < n ? Math.min(ids[i + 1]! - ev, VITS_ITE_MAX_EVENTID_OFFSET) : 0;
-    const r = io.write(itt + ev * esz, iteLo(ite.icid, ite.intid), iteHi(next, ite.intid));
+    const icid = icids[i]!;
+    if (icid === ICID_NULL) return SAVE_ITE_NO_COLLECTION;
+    const nextEv = i + 1 < n ? eventIds[i + 1]! : ev;
+    const next = Math.min(nextEv - ev, VITS_ITE_MAX_EVENTID_OFFSET);
+    const intid = intids[i]!;
+    const r = io.write(itt + ev * esz, iteLo(icid, intid), iteHi(next, intid));
     if (r !== 0) return r;
+    ev = nextEv;
   }
   return 0;
 }
@@ -521,6 +465,6 @@ function restoreIte(h: ItsTablesHost, dev: ItsDevice, eventId: number, lo: numbe
   if (pintid > GIC_LPI_MAX_INTID) return -EINVAL;
   const r = h.vgic.getLpi(pintid, h.tr.lpiTargetFor(icid));
   if (r < 0) return r; // the ITE was not linked yet: nothing to undo
-  dev.ites.set(eventId, { icid, intid: pintid });
+  dev.ites.add(eventId, icid, pintid);
   return next;
 }
