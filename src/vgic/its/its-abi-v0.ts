@@ -130,15 +130,37 @@ class EntryIo {
     }
     dv.setUint32(o, lo, true);
     dv.setUint32(o + 4, hi, true);
-    if (this.mem.dirtyLog) {
-      const page = Math.floor(gpa / PAGE_SIZE);
-      if (page !== this.dirtyPage) {
-        this.flush();
-        this.dirtyPage = page;
-        this.dirtyGpa = gpa;
-      }
-    }
+    this.wrote(gpa);
     return 0;
+  }
+
+  /**
+   * For a loop that writes entries itself through the window's DataView
+   * (SAVE_TABLES' ITT pass): the DataView (null: no window), and the offset
+   * in it of a GPA is gpa + windowDelta.
+   */
+  get windowView(): DataView | null {
+    return this.dv;
+  }
+
+  get windowDelta(): number {
+    return this.delta;
+  }
+
+  /**
+   * The entry at `gpa` was written (by write(), or by such a loop): track
+   * its page for the dirty log, marking the page tracked before. Returns the end GPA of that page (Infinity without a dirty log):
+   * further writes at ascending GPAs below it need no call.
+   */
+  wrote(gpa: number): number {
+    if (!this.mem.dirtyLog) return Infinity;
+    const page = Math.floor(gpa / PAGE_SIZE);
+    if (page !== this.dirtyPage) {
+      this.flush();
+      this.dirtyPage = page;
+      this.dirtyGpa = gpa;
+    }
+    return (page + 1) * PAGE_SIZE;
   }
 
   /**
@@ -262,7 +284,47 @@ function saveItt(h: ItsTablesHost, dev: ItsDevice, io: EntryIo): number {
   const { eventIds, intids, icids } = store;
   const esz = h.iteEsz;
   const itt = dev.ittAddr;
-  io.window(itt + eventIds[0]! * esz, (eventIds[n - 1]! - eventIds[0]! + 1) * esz);
+  const ev0 = eventIds[0]!;
+  const first = itt + ev0 * esz;
+  const bytes = (eventIds[n - 1]! - ev0 + 1) * esz;
+  io.window(first, bytes);
+  const dv = io.windowView;
+  const off0 = first + io.windowDelta;
+  // The whole run lies in one memslot (at offsets that are int32s): write it directly.
+  if (dv !== null && off0 + bytes <= 0x7fff_ffff) return saveIttRun(io, dv, off0 | 0, esz, eventIds, intids, icids, n);
+  return saveIttEntries(io, itt, esz, eventIds, intids, icids, n);
+}
+
+/**
+ * saveItt's ITEs written through the window's DataView, the first at slot
+ * offset off0, in ascending GPA order (offsets are small integers; the GPAs
+ * are often beyond V8's small-integer range), each page tracked for the
+ * dirty log as EntryIo.write does.
+ */
+function saveIttRun(io: EntryIo, dv: DataView, off0: number, esz: number, eventIds: Int32Array, intids: Int32Array,
+  icids: Int32Array, n: number): number {
+  const delta = io.windowDelta;
+  const ev0 = eventIds[0]!;
+  let pageEnd = -1; // the end of the page tracked, as a slot offset
+  let ev = ev0;
+  for (let i = 0; i < n; i++) {
+    const icid = icids[i]!;
+    if (icid === ICID_NULL) return SAVE_ITE_NO_COLLECTION;
+    const nextEv = i + 1 < n ? eventIds[i + 1]! : ev;
+    const next = Math.min(nextEv - ev, VITS_ITE_MAX_EVENTID_OFFSET);
+    const intid = intids[i]!;
+    const o = off0 + (ev - ev0) * esz;
+    dv.setUint32(o, iteLo(icid, intid), true);
+    dv.setUint32(o + 4, iteHi(next, intid), true);
+    if (o >= pageEnd) pageEnd = Math.min(io.wrote(o - delta) + delta, 0x7fff_ffff);
+    ev = nextEv;
+  }
+  return 0;
+}
+
+/** saveItt entry by entry, each looked up on its own (a run not in one memslot; -EFAULT at an unbacked one). */
+function saveIttEntries(io: EntryIo, itt: number, esz: number, eventIds: Int32Array, intids: Int32Array, icids: Int32Array,
+  n: number): number {
   let ev = eventIds[0]!;
   for (let i = 0; i < n; i++) {
     const icid = icids[i]!;
