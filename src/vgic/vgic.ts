@@ -80,10 +80,21 @@ export class Vgic {
    * table and its pending bit from the target's pending table, consuming it.
    * An existing LPI keeps its target. 0, or -EFAULT if the config byte is
    * unreadable (nothing is created then).
+   *
+   * An existing LPI is found without the LPI-set lock, as today's
+   * vgic_add_lpi does (vgic_get_irq: a lockless xarray lookup and
+   * kref_get_unless_zero): the count goes up only from a non-zero value, so
+   * it never revives an LPI putLpi() is freeing (that one dropped it to 0
+   * under the lock; we then create it afresh under the lock, after it).
    */
   getLpi(intid: number, target: number): number {
     const { i32 } = this;
     const l = this.st.lpi(intid);
+    for (let refs = Atomics.load(i32, l + L_REFS); refs > 0;) {
+      const seen = Atomics.compareExchange(i32, l + L_REFS, refs, refs + 1);
+      if (seen === refs) return 0;
+      refs = seen;
+    }
     spinLock(i32, D_LPI_LOCK, this.tid);
     try {
       if (Atomics.load(i32, l + L_REFS) > 0) {
