@@ -464,7 +464,8 @@ function restoreDeviceTables(h: ItsTablesHost): number {
   if (!gitsBaserValid(baser)) return 0;
   const base = gitsBaserAddress(baser);
   const size = gitsBaserTableBytes(baser);
-  const dte: EntryFn = (id, lo, hi) => restoreDte(h, baser, id, lo, hi);
+  const run = new IteRun();
+  const dte: EntryFn = (id, lo, hi) => restoreDte(h, baser, run, id, lo, hi);
   const r = gitsBaserIndirect(baser)
     ? scanTable(h.mem, base, size, 0, (index, lo, hi) => handleL1(h, index, lo, hi, dte))
     : scanTable(h.mem, base, size, 0, dte);
@@ -479,7 +480,7 @@ function handleL1(h: ItsTablesHost, index: number, lo: number, hi: number, dte: 
 }
 
 /** vgic_its_restore_dte: 1 = invalid slot (look at the next), else the DTE's next (0 = last), or -errno. */
-function restoreDte(h: ItsTablesHost, baser: bigint, id: number, lo: number, hi: number): number {
+function restoreDte(h: ItsTablesHost, baser: bigint, run: IteRun, id: number, lo: number, hi: number): number {
   if ((hi & HI_VALID) === 0) return 1;
   const next = (hi >>> 17) & 0x3fff;
   const eventIdBits = (lo & 0x1f) + 1;
@@ -491,7 +492,7 @@ function restoreDte(h: ItsTablesHost, baser: bigint, id: number, lo: number, hi:
   // Our defined outcome for an existing DeviceID (see itsRestoreTablesV0).
   if (h.tr.devices.has(id)) return -EEXIST;
   const dev = h.tr.addDevice(id, ittAddr, eventIdBits);
-  const r = restoreItt(h, dev);
+  const r = restoreItt(h, dev, run);
   if (r !== 0) {
     h.tr.freeDevice(dev);
     return r;
@@ -499,10 +500,70 @@ function restoreDte(h: ItsTablesHost, baser: bigint, id: number, lo: number, hi:
   return next;
 }
 
-/** vgic_its_restore_itt: scan 2^bits ITE slots from EventID 0; running off the end is success. */
-function restoreItt(h: ItsTablesHost, dev: ItsDevice): number {
-  const r = scanTable(h.mem, dev.ittAddr, 2 ** dev.eventIdBits * h.iteEsz, 0,
-    (eventId, lo, hi) => restoreIte(h, dev, eventId, lo, hi));
+/**
+ * The ITEs one ITT scan created, in EventID order, before they are linked
+ * into the device's store in one copy (reused across the devices of a restore).
+ */
+class IteRun {
+  eventIds: Int32Array = new Int32Array(256);
+  intids: Int32Array = new Int32Array(256);
+  icids: Int32Array = new Int32Array(256);
+  n = 0;
+
+  push(eventId: number, icid: number, intid: number): void {
+    const n = this.n;
+    if (n === this.eventIds.length) {
+      const grow = (a: Int32Array): Int32Array => {
+        const b = new Int32Array(n * 2);
+        b.set(a);
+        return b;
+      };
+      this.eventIds = grow(this.eventIds);
+      this.intids = grow(this.intids);
+      this.icids = grow(this.icids);
+    }
+    this.eventIds[n] = eventId;
+    this.intids[n] = intid;
+    this.icids[n] = icid;
+    this.n = n + 1;
+  }
+}
+
+/**
+ * vgic_its_restore_itt: scan 2^bits ITE slots from EventID 0; running off
+ * the end is success. The ITEs created are linked to the device when the
+ * scan ends, whatever its outcome (after an error restoreDte frees the
+ * device, dropping their LPI references, as before).
+ */
+function restoreItt(h: ItsTablesHost, dev: ItsDevice, run: IteRun): number {
+  const ids = 2 ** dev.eventIdBits;
+  const size = ids * h.iteEsz;
+  const io = new EntryIo(h.mem);
+  io.window(dev.ittAddr, size);
+  // check_event_id probes each slot's memslot: when the whole ITT lies in
+  // one memslot, every slot the scan reaches (EventID < 2^bits) is backed.
+  const oneSlot = io.windowView !== null;
+  run.n = 0;
+  // scanTable's walk, calling restoreIte directly (one call site, inlined).
+  let r: number;
+  for (let len = size, eventId = 0, gpa = dev.ittAddr; ;) {
+    r = io.read(gpa);
+    if (r !== 0) break;
+    const next = restoreIte(h, dev, ids, run, oneSlot, eventId, io.lo, io.hi);
+    if (next <= 0) {
+      r = next;
+      break;
+    }
+    const step = next * ESZ;
+    if (step >= len) {
+      r = 1;
+      break;
+    }
+    eventId += next;
+    gpa += step;
+    len -= step;
+  }
+  dev.ites.appendRun(run.eventIds, run.intids, run.icids, run.n);
   return r > 0 ? 0 : r;
 }
 
@@ -511,22 +572,25 @@ function restoreItt(h: ItsTablesHost, dev: ItsDevice): number {
  * the ITE and get (or create) its LPI, targeting the collection's vCPU if the
  * collection is mapped. A new LPI reads its config byte and consumes its
  * pending bit from the target's pending table (spec 5.6). Returns next.
+ * `ids` = 2^bits; `oneSlot`: the ITT lies in one memslot (see restoreItt).
  */
-function restoreIte(h: ItsTablesHost, dev: ItsDevice, eventId: number, lo: number, hi: number): number {
+function restoreIte(h: ItsTablesHost, dev: ItsDevice, ids: number, run: IteRun, oneSlot: boolean, eventId: number,
+  lo: number, hi: number): number {
   const pintid = ((lo >>> 16) | ((hi & 0xffff) << 16)) >>> 0; // bits 47:16
   if (pintid === 0) return 1;
   if (pintid < GIC_LPI_OFFSET) return -EINVAL;
   const next = hi >>> 16;
-  if (eventId + next >= 2 ** dev.eventIdBits) return -EINVAL;
+  if (eventId + next >= ids) return -EINVAL;
   const icid = lo & 0xffff;
-  if (!h.tr.collections.has(icid)) return -EINVAL;
-  if (itsCheckEventId(h.mem, dev, eventId, h.iteEsz) < 0) return -EINVAL;
+  const target = h.tr.collections.get(icid);
+  if (target === undefined) return -EINVAL;
+  if (!oneSlot && itsCheckEventId(h.mem, dev, eventId, h.iteEsz) < 0) return -EINVAL;
   // KVM checks no upper bound here (spec 5.3, observed) and would create any
   // 32-bit INTID; this model's LPI space is 16 bits (INTIDs up to 65535), so
   // a larger pINTID is -EINVAL: our defined outcome.
   if (pintid > GIC_LPI_MAX_INTID) return -EINVAL;
-  const r = h.vgic.getLpi(pintid, h.tr.lpiTargetFor(icid));
-  if (r < 0) return r; // the ITE was not linked yet: nothing to undo
-  dev.ites.add(eventId, icid, pintid);
+  const r = h.vgic.getLpi(pintid, h.tr.lpiTargetOf(target));
+  if (r < 0) return r; // the ITE was not created: nothing to undo
+  run.push(eventId, icid, pintid);
   return next;
 }

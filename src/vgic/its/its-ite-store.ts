@@ -114,6 +114,22 @@ export class ItsIteStore implements Iterable<[number, ItsIte]> {
     return i;
   }
 
+  /**
+   * Append `n` ITEs given as parallel arrays, EventIDs strictly ascending and
+   * above every EventID present (RESTORE_TABLES links an ITT's ITEs so),
+   * in one copy. The arrays are not kept.
+   */
+  appendRun(eventIds: Int32Array, intids: Int32Array, icids: Int32Array, n: number): void {
+    if (n === 0) return;
+    const at = this.n;
+    if (at > 0 && eventIds[0]! <= this.eventIds[at - 1]!) throw new RangeError('ITE store: appended EventIDs must be above those present');
+    if (at + n > this.eventIds.length) this.resize(at + n);
+    this.eventIds.set(eventIds.subarray(0, n), at);
+    this.intids.set(intids.subarray(0, n), at);
+    this.icids.set(icids.subarray(0, n), at);
+    this.n = at + n;
+  }
+
   /** Remove the ITE at index `i` (0 <= i < size). */
   removeAt(i: number): void {
     const n = this.n - 1;
@@ -159,15 +175,19 @@ export class ItsIteStore implements Iterable<[number, ItsIte]> {
     return this.entries();
   }
 
+  /** Reallocate to `capacity` entries (at least MIN_CAPACITY): one buffer holds the three arrays. */
   private resize(capacity: number): void {
     const cap = Math.max(MIN_CAPACITY, capacity);
-    const grow = (a: Int32Array): Int32Array => {
-      const b = new Int32Array(cap);
-      b.set(a.subarray(0, this.n));
-      return b;
-    };
-    this.eventIds = grow(this.eventIds);
-    this.intids = grow(this.intids);
-    this.icids = grow(this.icids);
+    const buf = new ArrayBuffer(cap * 12);
+    const eventIds = new Int32Array(buf, 0, cap);
+    const intids = new Int32Array(buf, cap * 4, cap);
+    const icids = new Int32Array(buf, cap * 8, cap);
+    const n = this.n;
+    eventIds.set(this.eventIds.subarray(0, n));
+    intids.set(this.intids.subarray(0, n));
+    icids.set(this.icids.subarray(0, n));
+    this.eventIds = eventIds;
+    this.intids = intids;
+    this.icids = icids;
   }
 }

@@ -61,6 +61,11 @@ export class ItsTranslation {
     return t === undefined ? -1 : this.vcpuOf(t);
   }
 
+  /** lpiTargetFor() given the collection's target (a vcpu_id or COLLECTION_NOT_MAPPED). */
+  lpiTargetOf(target: number): number {
+    return target === COLLECTION_NOT_MAPPED ? -1 : this.vcpuOf(target);
+  }
+
   addDevice(deviceId: number, ittAddr: number, eventIdBits: number): ItsDevice {
     const dev: ItsDevice = { deviceId, ittAddr, eventIdBits, ites: new ItsIteStore() };
     this.devices.set(deviceId, dev);
