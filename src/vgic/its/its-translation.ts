@@ -13,7 +13,7 @@
 import { COLLECTION_NOT_MAPPED } from '../../uapi/its-abi.js';
 import type { ItsCache } from '../its-cache.js';
 import type { Vgic } from '../vgic.js';
-import { ICID_NULL, ItsIteStore, type ItsIte } from './its-ite-store.js';
+import { ItsIteStore, type ItsIte } from './its-ite-store.js';
 
 export { ItsIteStore, type ItsIte } from './its-ite-store.js';
 
@@ -112,8 +112,8 @@ export class ItsTranslation {
   freeCollection(icid: number): void {
     if (!this.collections.has(icid)) return;
     for (const dev of this.devices.values()) {
-      const icids = dev.ites.icids, n = dev.ites.size;
-      for (let i = 0; i < n; i++) if (icids[i] === icid) icids[i] = ICID_NULL;
+      const ites = dev.ites, icids = ites.icids, n = ites.size;
+      for (let i = 0; i < n; i++) if (icids[i] === icid) ites.setIcidAt(i, null);
     }
     this.collections.delete(icid);
   }
