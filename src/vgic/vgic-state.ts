@@ -147,6 +147,16 @@ export class VgicState {
     return (BigInt(Atomics.load(this.i32, D_PROPBASER_HI) >>> 0) << 32n) | BigInt(Atomics.load(this.i32, D_PROPBASER_LO) >>> 0);
   }
 
+  /**
+   * gicrPropbaserAddress(propbaser()) without BigInts (every LPI created
+   * reads its config byte there): bits 51:12, the words read in the same order.
+   */
+  propbaserAddress(): number {
+    const hi = Atomics.load(this.i32, D_PROPBASER_HI);
+    const lo = Atomics.load(this.i32, D_PROPBASER_LO);
+    return (hi & 0xf_ffff) * 0x1_0000_0000 + ((lo & 0xffff_f000) >>> 0);
+  }
+
   setPropbaser(v: bigint): void {
     Atomics.store(this.i32, D_PROPBASER_LO, Number(v & 0xffffffffn) | 0);
     Atomics.store(this.i32, D_PROPBASER_HI, Number((v >> 32n) & 0xffffffffn) | 0);
@@ -155,6 +165,14 @@ export class VgicState {
   pendbaser(id: number): bigint {
     const c = this.cpu(id);
     return (BigInt(Atomics.load(this.i32, c + C_PENDBASER_HI) >>> 0) << 32n) | BigInt(Atomics.load(this.i32, c + C_PENDBASER_LO) >>> 0);
+  }
+
+  /** gicrPendbaserAddress(pendbaser(id)) without BigInts: bits 51:16, the words read in the same order. */
+  pendbaserAddress(id: number): number {
+    const c = this.cpu(id);
+    const hi = Atomics.load(this.i32, c + C_PENDBASER_HI);
+    const lo = Atomics.load(this.i32, c + C_PENDBASER_LO);
+    return (hi & 0xf_ffff) * 0x1_0000_0000 + ((lo & 0xffff_0000) >>> 0);
   }
 
   setPendbaser(id: number, v: bigint): void {

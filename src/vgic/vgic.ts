@@ -16,7 +16,7 @@
 import type { GuestMemory } from '../mem/guest-memory.js';
 import type { VcpuBlock } from '../kvm/vcpu-block.js';
 import {
-  GIC_LPI_OFFSET, gicrPendbaserAddress, gicrPropbaserAddress, LPI_PENDTABLE_RESERVED_BYTES, lpiPropEnabled, lpiPropPriority,
+  GIC_LPI_OFFSET, LPI_PENDTABLE_RESERVED_BYTES, lpiPropEnabled, lpiPropPriority,
 } from '../uapi/gic-fields.js';
 import { spinLock, spinUnlock } from './spinlock.js';
 import {
@@ -81,10 +81,21 @@ export class Vgic {
    * table and its pending bit from the target's pending table, consuming it.
    * An existing LPI keeps its target. 0, or -EFAULT if the config byte is
    * unreadable (nothing is created then).
+   *
+   * An existing LPI is found without the LPI-set lock, as today's
+   * vgic_add_lpi does (vgic_get_irq: a lockless xarray lookup and
+   * kref_get_unless_zero): the count goes up only from a non-zero value, so
+   * it never revives an LPI putLpi() is freeing (that one dropped it to 0
+   * under the lock; we then create it afresh under the lock, after it).
    */
   getLpi(intid: number, target: number): number {
     const { i32 } = this;
     const l = this.st.lpi(intid);
+    for (let refs = Atomics.load(i32, l + L_REFS); refs > 0;) {
+      const seen = Atomics.compareExchange(i32, l + L_REFS, refs, refs + 1);
+      if (seen === refs) return 0;
+      refs = seen;
+    }
     spinLock(i32, D_LPI_LOCK, this.tid);
     try {
       if (Atomics.load(i32, l + L_REFS) > 0) {
@@ -352,7 +363,7 @@ export class Vgic {
    */
   syncPendingTable(id: number): number {
     if (Atomics.load(this.i32, this.st.cpu(id) + C_PTZ) !== 0) return 0;
-    const base = gicrPendbaserAddress(this.st.pendbaser(id));
+    const base = this.st.pendbaserAddress(id);
     for (const intid of this.lpis(id)) {
       const byte = this.mem.read8(base + (intid >> 3));
       if (byte < 0) return byte;
@@ -375,7 +386,7 @@ export class Vgic {
     for (const intid of this.lpis()) {
       const t = this.lpiTarget(intid);
       if (!this.vcpuExists(t)) continue;
-      const at = gicrPendbaserAddress(this.st.pendbaser(t)) + (intid >> 3);
+      const at = this.st.pendbaserAddress(t) + (intid >> 3);
       if (at !== gpa) {
         byte = this.mem.read8(at);
         if (byte < 0) return byte;
@@ -400,12 +411,12 @@ export class Vgic {
 
   /** The LPI's byte in the property table at PROPBASER, or -EFAULT. */
   readConfigByte(intid: number): number {
-    return this.mem.read8(gicrPropbaserAddress(this.st.propbaser()) + (intid - GIC_LPI_OFFSET));
+    return this.mem.read8(this.st.propbaserAddress() + (intid - GIC_LPI_OFFSET));
   }
 
   /** Read and clear `intid`'s bit in vCPU `id`'s pending table; false if unreadable or clear. */
   private consumePendingBit(id: number, intid: number): boolean {
-    const gpa = gicrPendbaserAddress(this.st.pendbaser(id)) + (intid >> 3);
+    const gpa = this.st.pendbaserAddress(id) + (intid >> 3);
     if (intid < LPI_PENDTABLE_RESERVED_BYTES * 8) return false;
     const byte = this.mem.read8(gpa);
     if (byte < 0) return false;

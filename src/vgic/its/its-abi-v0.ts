@@ -30,7 +30,8 @@ import {
 } from '../../uapi/its-abi.js';
 import type { Vgic } from '../vgic.js';
 import { itsCheckEventId, itsCheckId } from './its-tables.js';
-import type { ItsDevice, ItsIte, ItsTranslation } from './its-translation.js';
+import { ICID_NULL } from './its-ite-store.js';
+import type { ItsDevice, ItsTranslation } from './its-translation.js';
 
 /** What save/restore needs from an ITS (the Its class provides it). */
 export interface ItsTablesHost {
@@ -129,15 +130,37 @@ class EntryIo {
     }
     dv.setUint32(o, lo, true);
     dv.setUint32(o + 4, hi, true);
-    if (this.mem.dirtyLog) {
-      const page = Math.floor(gpa / PAGE_SIZE);
-      if (page !== this.dirtyPage) {
-        this.flush();
-        this.dirtyPage = page;
-        this.dirtyGpa = gpa;
-      }
-    }
+    this.wrote(gpa);
     return 0;
+  }
+
+  /**
+   * For a loop that writes entries itself through the window's DataView
+   * (SAVE_TABLES' ITT pass): the DataView (null: no window), and the offset
+   * in it of a GPA is gpa + windowDelta.
+   */
+  get windowView(): DataView | null {
+    return this.dv;
+  }
+
+  get windowDelta(): number {
+    return this.delta;
+  }
+
+  /**
+   * The entry at `gpa` was written (by write(), or by such a loop): track
+   * its page for the dirty log, marking the page tracked before. Returns the end GPA of that page (Infinity without a dirty log):
+   * further writes at ascending GPAs below it need no call.
+   */
+  wrote(gpa: number): number {
+    if (!this.mem.dirtyLog) return Infinity;
+    const page = Math.floor(gpa / PAGE_SIZE);
+    if (page !== this.dirtyPage) {
+      this.flush();
+      this.dirtyPage = page;
+      this.dirtyGpa = gpa;
+    }
+    return (page + 1) * PAGE_SIZE;
   }
 
   /**
@@ -216,14 +239,6 @@ function sortIds(a: Float64Array, n: number): Float64Array {
   return v;
 }
 
-/** Scratch space reused across the devices of one save. */
-class SaveScratch {
-  ids = new Float64Array(64);
-  reserve(n: number): void {
-    if (this.ids.length < n) this.ids = new Float64Array(Math.max(n, this.ids.length * 2));
-  }
-}
-
 function saveDeviceTables(h: ItsTablesHost, tableIo: EntryIo, ittIo: EntryIo): number {
   const baser = h.baserDevice;
   if (!gitsBaserValid(baser)) return 0;
@@ -235,40 +250,18 @@ function saveDeviceTables(h: ItsTablesHost, tableIo: EntryIo, ittIo: EntryIo): n
   const sorted = sortIds(ids, n);
   // A flat table is one span; for a two-level table entries fall back to per-entry lookups.
   if (!gitsBaserIndirect(baser)) tableIo.window(gitsBaserAddress(baser), gitsBaserTableBytes(baser));
-  const scratch = new SaveScratch();
   for (let i = 0; i < n; i++) {
     const id = sorted[i]!;
     const dev = devices.get(id)!;
     const gpa = itsCheckId(h.mem, baser, id);
     if (gpa < 0) return -EINVAL;
-    const r = saveItt(h, dev, ittIo, scratch);
+    const r = saveItt(h, dev, ittIo);
     if (r !== 0) return r;
     const next = i + 1 < n ? Math.min(sorted[i + 1]! - id, VITS_DTE_MAX_DEVID_OFFSET) : 0;
     const w = tableIo.write(gpa, dteLo(dev.ittAddr, dev.eventIdBits), dteHi(next, dev.ittAddr));
     if (w !== 0) return w;
   }
   return 0;
-}
-
-/**
- * vgic_its_save_itt: the device's ITEs in ascending EventID order at
- * itt_addr + EventID * 8, each with the distance to its successor.
- */
-function saveItt(h: ItsTablesHost, dev: ItsDevice, io: EntryIo, s: SaveScratch): number {
-  const map = dev.ites;
-  if (map.size === 0) return 0;
-  // The ITE map iterates in insertion order, which is ascending in the common
-  // cases (MAPTIs issued in EventID order, anything restore created): then a
-  // single pass writes each ITE once its successor is known. Else sort first.
-  let prev = -1, ascending = true;
-  for (const ev of map.keys()) {
-    if (ev < prev) {
-      ascending = false;
-      break;
-    }
-    prev = ev;
-  }
-  return ascending ? saveIttAscending(h, dev, prev, io) : saveIttSorted(h, dev, io, s);
 }
 
 /**
@@ -279,56 +272,69 @@ function saveItt(h: ItsTablesHost, dev: ItsDevice, io: EntryIo, s: SaveScratch):
  */
 const SAVE_ITE_NO_COLLECTION = -EINVAL;
 
-function saveIttAscending(h: ItsTablesHost, dev: ItsDevice, lastEv: number, io: EntryIo): number {
+/**
+ * vgic_its_save_itt: the device's ITEs in ascending EventID order at
+ * itt_addr + EventID * 8, each with the distance to its successor: one pass
+ * over the device's ITE store, which keeps them in that order.
+ */
+function saveItt(h: ItsTablesHost, dev: ItsDevice, io: EntryIo): number {
+  const store = dev.ites;
+  const n = store.size;
+  if (n === 0) return 0;
+  const { eventIds, intids, icids } = store;
   const esz = h.iteEsz;
   const itt = dev.ittAddr;
-  let firstEv = -1;
-  for (const ev of dev.ites.keys()) {
-    firstEv = ev;
-    break;
-  }
-  io.window(itt + firstEv * esz, (lastEv - firstEv + 1) * esz);
-  let r = 0;
-  let pEv = -1;
-  let pIte: ItsIte | null = null;
-  dev.ites.forEach((ite, ev) => {
-    if (r !== 0) return;
-    if (pIte !== null) {
-      if (pIte.icid === null) {
-        r = SAVE_ITE_NO_COLLECTION;
-        return;
-      }
-      const next = Math.min(ev - pEv, VITS_ITE_MAX_EVENTID_OFFSET);
-      r = io.write(itt + pEv * esz, iteLo(pIte.icid, pIte.intid), iteHi(next, pIte.intid));
-    }
-    pEv = ev;
-    pIte = ite;
-  });
-  if (r !== 0) return r;
-  const last = pIte as ItsIte | null;
-  if (last === null) return 0;
-  if (last.icid === null) return SAVE_ITE_NO_COLLECTION;
-  return io.write(itt + pEv * esz, iteLo(last.icid, last.intid), iteHi(0, last.intid));
+  const ev0 = eventIds[0]!;
+  const first = itt + ev0 * esz;
+  const bytes = (eventIds[n - 1]! - ev0 + 1) * esz;
+  io.window(first, bytes);
+  const dv = io.windowView;
+  const off0 = first + io.windowDelta;
+  // The whole run lies in one memslot (at offsets that are int32s): write it directly.
+  if (dv !== null && off0 + bytes <= 0x7fff_ffff) return saveIttRun(io, dv, off0 | 0, esz, eventIds, intids, icids, n);
+  return saveIttEntries(io, itt, esz, eventIds, intids, icids, n);
 }
 
-function saveIttSorted(h: ItsTablesHost, dev: ItsDevice, io: EntryIo, s: SaveScratch): number {
-  const map = dev.ites;
-  const n = map.size;
-  s.reserve(n);
-  const ids = s.ids;
-  let k = 0;
-  for (const ev of map.keys()) ids[k++] = ev;
-  sortIds(ids, n);
-  const esz = h.iteEsz;
-  const itt = dev.ittAddr;
-  io.window(itt + ids[0]! * esz, (ids[n - 1]! - ids[0]! + 1) * esz);
+/**
+ * saveItt's ITEs written through the window's DataView, the first at slot
+ * offset off0, in ascending GPA order (offsets are small integers; the GPAs
+ * are often beyond V8's small-integer range), each page tracked for the
+ * dirty log as EntryIo.write does.
+ */
+function saveIttRun(io: EntryIo, dv: DataView, off0: number, esz: number, eventIds: Int32Array, intids: Int32Array,
+  icids: Int32Array, n: number): number {
+  const delta = io.windowDelta;
+  const ev0 = eventIds[0]!;
+  let pageEnd = -1; // the end of the page tracked, as a slot offset
+  let ev = ev0;
   for (let i = 0; i < n; i++) {
-    const ev = ids[i]!;
-    const ite = map.get(ev)!;
-    if (ite.icid === null) return SAVE_ITE_NO_COLLECTION;
-    const next = i + 1 < n ? Math.min(ids[i + 1]! - ev, VITS_ITE_MAX_EVENTID_OFFSET) : 0;
-    const r = io.write(itt + ev * esz, iteLo(ite.icid, ite.intid), iteHi(next, ite.intid));
+    const icid = icids[i]!;
+    if (icid === ICID_NULL) return SAVE_ITE_NO_COLLECTION;
+    const nextEv = i + 1 < n ? eventIds[i + 1]! : ev;
+    const next = Math.min(nextEv - ev, VITS_ITE_MAX_EVENTID_OFFSET);
+    const intid = intids[i]!;
+    const o = off0 + (ev - ev0) * esz;
+    dv.setUint32(o, iteLo(icid, intid), true);
+    dv.setUint32(o + 4, iteHi(next, intid), true);
+    if (o >= pageEnd) pageEnd = Math.min(io.wrote(o - delta) + delta, 0x7fff_ffff);
+    ev = nextEv;
+  }
+  return 0;
+}
+
+/** saveItt entry by entry, each looked up on its own (a run not in one memslot; -EFAULT at an unbacked one). */
+function saveIttEntries(io: EntryIo, itt: number, esz: number, eventIds: Int32Array, intids: Int32Array, icids: Int32Array,
+  n: number): number {
+  let ev = eventIds[0]!;
+  for (let i = 0; i < n; i++) {
+    const icid = icids[i]!;
+    if (icid === ICID_NULL) return SAVE_ITE_NO_COLLECTION;
+    const nextEv = i + 1 < n ? eventIds[i + 1]! : ev;
+    const next = Math.min(nextEv - ev, VITS_ITE_MAX_EVENTID_OFFSET);
+    const intid = intids[i]!;
+    const r = io.write(itt + ev * esz, iteLo(icid, intid), iteHi(next, intid));
     if (r !== 0) return r;
+    ev = nextEv;
   }
   return 0;
 }
@@ -458,7 +464,8 @@ function restoreDeviceTables(h: ItsTablesHost): number {
   if (!gitsBaserValid(baser)) return 0;
   const base = gitsBaserAddress(baser);
   const size = gitsBaserTableBytes(baser);
-  const dte: EntryFn = (id, lo, hi) => restoreDte(h, baser, id, lo, hi);
+  const run = new IteRun();
+  const dte: EntryFn = (id, lo, hi) => restoreDte(h, baser, run, id, lo, hi);
   const r = gitsBaserIndirect(baser)
     ? scanTable(h.mem, base, size, 0, (index, lo, hi) => handleL1(h, index, lo, hi, dte))
     : scanTable(h.mem, base, size, 0, dte);
@@ -473,7 +480,7 @@ function handleL1(h: ItsTablesHost, index: number, lo: number, hi: number, dte: 
 }
 
 /** vgic_its_restore_dte: 1 = invalid slot (look at the next), else the DTE's next (0 = last), or -errno. */
-function restoreDte(h: ItsTablesHost, baser: bigint, id: number, lo: number, hi: number): number {
+function restoreDte(h: ItsTablesHost, baser: bigint, run: IteRun, id: number, lo: number, hi: number): number {
   if ((hi & HI_VALID) === 0) return 1;
   const next = (hi >>> 17) & 0x3fff;
   const eventIdBits = (lo & 0x1f) + 1;
@@ -485,7 +492,7 @@ function restoreDte(h: ItsTablesHost, baser: bigint, id: number, lo: number, hi:
   // Our defined outcome for an existing DeviceID (see itsRestoreTablesV0).
   if (h.tr.devices.has(id)) return -EEXIST;
   const dev = h.tr.addDevice(id, ittAddr, eventIdBits);
-  const r = restoreItt(h, dev);
+  const r = restoreItt(h, dev, run);
   if (r !== 0) {
     h.tr.freeDevice(dev);
     return r;
@@ -493,10 +500,70 @@ function restoreDte(h: ItsTablesHost, baser: bigint, id: number, lo: number, hi:
   return next;
 }
 
-/** vgic_its_restore_itt: scan 2^bits ITE slots from EventID 0; running off the end is success. */
-function restoreItt(h: ItsTablesHost, dev: ItsDevice): number {
-  const r = scanTable(h.mem, dev.ittAddr, 2 ** dev.eventIdBits * h.iteEsz, 0,
-    (eventId, lo, hi) => restoreIte(h, dev, eventId, lo, hi));
+/**
+ * The ITEs one ITT scan created, in EventID order, before they are linked
+ * into the device's store in one copy (reused across the devices of a restore).
+ */
+class IteRun {
+  eventIds: Int32Array = new Int32Array(256);
+  intids: Int32Array = new Int32Array(256);
+  icids: Int32Array = new Int32Array(256);
+  n = 0;
+
+  push(eventId: number, icid: number, intid: number): void {
+    const n = this.n;
+    if (n === this.eventIds.length) {
+      const grow = (a: Int32Array): Int32Array => {
+        const b = new Int32Array(n * 2);
+        b.set(a);
+        return b;
+      };
+      this.eventIds = grow(this.eventIds);
+      this.intids = grow(this.intids);
+      this.icids = grow(this.icids);
+    }
+    this.eventIds[n] = eventId;
+    this.intids[n] = intid;
+    this.icids[n] = icid;
+    this.n = n + 1;
+  }
+}
+
+/**
+ * vgic_its_restore_itt: scan 2^bits ITE slots from EventID 0; running off
+ * the end is success. The ITEs created are linked to the device when the
+ * scan ends, whatever its outcome (after an error restoreDte frees the
+ * device, dropping their LPI references, as before).
+ */
+function restoreItt(h: ItsTablesHost, dev: ItsDevice, run: IteRun): number {
+  const ids = 2 ** dev.eventIdBits;
+  const size = ids * h.iteEsz;
+  const io = new EntryIo(h.mem);
+  io.window(dev.ittAddr, size);
+  // check_event_id probes each slot's memslot: when the whole ITT lies in
+  // one memslot, every slot the scan reaches (EventID < 2^bits) is backed.
+  const oneSlot = io.windowView !== null;
+  run.n = 0;
+  // scanTable's walk, calling restoreIte directly (one call site, inlined).
+  let r: number;
+  for (let len = size, eventId = 0, gpa = dev.ittAddr; ;) {
+    r = io.read(gpa);
+    if (r !== 0) break;
+    const next = restoreIte(h, dev, ids, run, oneSlot, eventId, io.lo, io.hi);
+    if (next <= 0) {
+      r = next;
+      break;
+    }
+    const step = next * ESZ;
+    if (step >= len) {
+      r = 1;
+      break;
+    }
+    eventId += next;
+    gpa += step;
+    len -= step;
+  }
+  dev.ites.appendRun(run.eventIds, run.intids, run.icids, run.n);
   return r > 0 ? 0 : r;
 }
 
@@ -505,22 +572,25 @@ function restoreItt(h: ItsTablesHost, dev: ItsDevice): number {
  * the ITE and get (or create) its LPI, targeting the collection's vCPU if the
  * collection is mapped. A new LPI reads its config byte and consumes its
  * pending bit from the target's pending table (spec 5.6). Returns next.
+ * `ids` = 2^bits; `oneSlot`: the ITT lies in one memslot (see restoreItt).
  */
-function restoreIte(h: ItsTablesHost, dev: ItsDevice, eventId: number, lo: number, hi: number): number {
+function restoreIte(h: ItsTablesHost, dev: ItsDevice, ids: number, run: IteRun, oneSlot: boolean, eventId: number,
+  lo: number, hi: number): number {
   const pintid = ((lo >>> 16) | ((hi & 0xffff) << 16)) >>> 0; // bits 47:16
   if (pintid === 0) return 1;
   if (pintid < GIC_LPI_OFFSET) return -EINVAL;
   const next = hi >>> 16;
-  if (eventId + next >= 2 ** dev.eventIdBits) return -EINVAL;
+  if (eventId + next >= ids) return -EINVAL;
   const icid = lo & 0xffff;
-  if (!h.tr.collections.has(icid)) return -EINVAL;
-  if (itsCheckEventId(h.mem, dev, eventId, h.iteEsz) < 0) return -EINVAL;
+  const target = h.tr.collections.get(icid);
+  if (target === undefined) return -EINVAL;
+  if (!oneSlot && itsCheckEventId(h.mem, dev, eventId, h.iteEsz) < 0) return -EINVAL;
   // KVM checks no upper bound here (spec 5.3, observed) and would create any
   // 32-bit INTID; this model's LPI space is 16 bits (INTIDs up to 65535), so
   // a larger pINTID is -EINVAL: our defined outcome.
   if (pintid > GIC_LPI_MAX_INTID) return -EINVAL;
-  const r = h.vgic.getLpi(pintid, h.tr.lpiTargetFor(icid));
-  if (r < 0) return r; // the ITE was not linked yet: nothing to undo
-  dev.ites.set(eventId, { icid, intid: pintid });
+  const r = h.vgic.getLpi(pintid, h.tr.lpiTargetOf(target));
+  if (r < 0) return r; // the ITE was not created: nothing to undo
+  run.push(eventId, icid, pintid);
   return next;
 }

@@ -80,13 +80,15 @@ export function itsExecuteCommand(h: ItsCommandHost, v: DataView, off: number): 
  */
 export function itsTriggerMsi(h: ItsCommandHost, deviceId: number, eventId: number): number {
   if (!h.enabled) return -EBUSY;
-  const ite = h.tr.findIte(deviceId, eventId);
-  if (ite === undefined) return E_ITS_INT_UNMAPPED_INTERRUPT;
-  const target = h.tr.mappedTarget(ite.icid);
+  const ites = h.tr.devices.get(deviceId)?.ites;
+  const i = ites === undefined ? -1 : ites.indexOf(eventId);
+  if (ites === undefined || i < 0) return E_ITS_INT_UNMAPPED_INTERRUPT;
+  const target = h.tr.mappedTarget(ites.icidAt(i));
   if (target === undefined || !h.vgic.vcpuExists(target)) return E_ITS_INT_UNMAPPED_INTERRUPT;
   if (!h.vgic.lpisEnabled(target)) return -EBUSY;
-  h.cache.insert(h.index, deviceId, eventId, ite.intid);
-  h.vgic.setPending(ite.intid);
+  const intid = ites.intidAt(i);
+  h.cache.insert(h.index, deviceId, eventId, intid);
+  h.vgic.setPending(intid);
   return 0;
 }
 
@@ -155,7 +157,7 @@ function cmdMapti(h: ItsCommandHost, v: DataView, o: number, mapi: boolean): num
     h.tr.collections.set(icid, COLLECTION_NOT_MAPPED);
     created = true;
   }
-  dev.ites.set(eventId, { icid, intid });
+  dev.ites.add(eventId, icid, intid);
   // Get (or create, reading its config byte and consuming its pending bit) the LPI.
   const r = h.vgic.getLpi(intid, h.tr.lpiTargetFor(icid));
   if (r < 0) {
@@ -169,15 +171,16 @@ function cmdMapti(h: ItsCommandHost, v: DataView, o: number, mapi: boolean): num
 
 /** MOVI DeviceID, EventID, ICID. */
 function cmdMovi(h: ItsCommandHost, v: DataView, o: number): number {
-  const ite = h.tr.findIte(itsCmdGetDeviceId(v, o), itsCmdGetId(v, o));
-  if (ite === undefined) return E_ITS_MOVI_UNMAPPED_INTERRUPT;
-  if (h.tr.mappedTarget(ite.icid) === undefined) return E_ITS_MOVI_UNMAPPED_COLLECTION;
+  const ites = h.tr.devices.get(itsCmdGetDeviceId(v, o))?.ites;
+  const i = ites === undefined ? -1 : ites.indexOf(itsCmdGetId(v, o));
+  if (ites === undefined || i < 0) return E_ITS_MOVI_UNMAPPED_INTERRUPT;
+  if (h.tr.mappedTarget(ites.icidAt(i)) === undefined) return E_ITS_MOVI_UNMAPPED_COLLECTION;
   const icid = itsCmdGetCollection(v, o);
   if (h.tr.mappedTarget(icid) === undefined) return E_ITS_MOVI_UNMAPPED_COLLECTION;
-  ite.icid = icid;
+  ites.setIcidAt(i, icid);
   h.cache.invalidate(h.index);
   // Pending state travels with the LPI object.
-  h.vgic.retarget(ite.intid, h.tr.lpiTargetFor(icid));
+  h.vgic.retarget(ites.intidAt(i), h.tr.lpiTargetFor(icid));
   return 0;
 }
 

@@ -13,20 +13,17 @@
 import { COLLECTION_NOT_MAPPED } from '../../uapi/its-abi.js';
 import type { ItsCache } from '../its-cache.js';
 import type { Vgic } from '../vgic.js';
+import { ItsIteStore, type ItsIte } from './its-ite-store.js';
 
-export interface ItsIte {
-  /** Collection ICID, or null when the collection was removed under it. */
-  icid: number | null;
-  /** The pINTID; the ITE holds one reference on that LPI. */
-  readonly intid: number;
-}
+export { ItsIteStore, type ItsIte } from './its-ite-store.js';
 
 export interface ItsDevice {
   readonly deviceId: number;
   readonly ittAddr: number;
   /** 1..16. */
   readonly eventIdBits: number;
-  readonly ites: Map<number, ItsIte>;
+  /** The device's ITEs, in ascending EventID order. */
+  readonly ites: ItsIteStore;
 }
 
 export class ItsTranslation {
@@ -37,6 +34,7 @@ export class ItsTranslation {
 
   constructor(readonly index: number, readonly vgic: Vgic, readonly cache: ItsCache) {}
 
+  /** A copy of the ITE, or undefined. */
   findIte(deviceId: number, eventId: number): ItsIte | undefined {
     return this.devices.get(deviceId)?.ites.get(eventId);
   }
@@ -63,18 +61,24 @@ export class ItsTranslation {
     return t === undefined ? -1 : this.vcpuOf(t);
   }
 
+  /** lpiTargetFor() given the collection's target (a vcpu_id or COLLECTION_NOT_MAPPED). */
+  lpiTargetOf(target: number): number {
+    return target === COLLECTION_NOT_MAPPED ? -1 : this.vcpuOf(target);
+  }
+
   addDevice(deviceId: number, ittAddr: number, eventIdBits: number): ItsDevice {
-    const dev: ItsDevice = { deviceId, ittAddr, eventIdBits, ites: new Map() };
+    const dev: ItsDevice = { deviceId, ittAddr, eventIdBits, ites: new ItsIteStore() };
     this.devices.set(deviceId, dev);
     return dev;
   }
 
   /** its_free_ite: unlink the ITE and drop its LPI reference. */
   freeIte(dev: ItsDevice, eventId: number): void {
-    const ite = dev.ites.get(eventId);
-    if (ite === undefined) return;
-    dev.ites.delete(eventId);
-    this.vgic.putLpi(ite.intid);
+    const i = dev.ites.indexOf(eventId);
+    if (i < 0) return;
+    const intid = dev.ites.intidAt(i);
+    dev.ites.removeAt(i);
+    this.vgic.putLpi(intid);
   }
 
   /**
@@ -86,7 +90,11 @@ export class ItsTranslation {
    */
   freeDevice(dev: ItsDevice): void {
     this.cache.invalidate(this.index);
-    for (const eventId of [...dev.ites.keys()]) this.freeIte(dev, eventId);
+    // Each ITE in EventID order: unlinked, then its reference dropped (as freeIte, without the shifting).
+    const ites = dev.ites;
+    const intids = ites.intids.slice(0, ites.size);
+    ites.clear();
+    for (let i = 0; i < intids.length; i++) this.vgic.putLpi(intids[i]!);
     this.devices.delete(dev.deviceId);
   }
 
@@ -104,7 +112,8 @@ export class ItsTranslation {
   freeCollection(icid: number): void {
     if (!this.collections.has(icid)) return;
     for (const dev of this.devices.values()) {
-      for (const ite of dev.ites.values()) if (ite.icid === icid) ite.icid = null;
+      const ites = dev.ites, icids = ites.icids, n = ites.size;
+      for (let i = 0; i < n; i++) if (icids[i] === icid) ites.setIcidAt(i, null);
     }
     this.collections.delete(icid);
   }
@@ -122,7 +131,8 @@ export class ItsTranslation {
   updateAffinityCollection(icid: number): void {
     const target = this.lpiTargetFor(icid);
     for (const dev of this.devices.values()) {
-      for (const ite of dev.ites.values()) if (ite.icid === icid) this.vgic.retarget(ite.intid, target);
+      const { icids, intids, size: n } = dev.ites;
+      for (let i = 0; i < n; i++) if (icids[i] === icid) this.vgic.retarget(intids[i]!, target);
     }
   }
 

@@ -472,8 +472,7 @@ export class Its implements ItsCommandHost, ItsTablesHost, ItsUaccessHost {
         deviceId: d.deviceId,
         ittAddr: d.ittAddr,
         eventIdBits: d.eventIdBits,
-        ites: [...d.ites.entries()].sort((a, b) => a[0] - b[0])
-          .map(([eventId, ite]) => ({ eventId, intid: ite.intid, icid: ite.icid })),
+        ites: [...d.ites.entries()].map(([eventId, ite]) => ({ eventId, intid: ite.intid, icid: ite.icid })),
       }));
     return {
       index: this.index,
