@@ -65,13 +65,13 @@ for (const actorTransport of ['shared-memory', 'postmessage'] as const) {
       for (const e of [0, 1, 2, 3]) expect(await vm.signalMsi({ address: doorbell(0), data: e, devid: 7 })).toBe(1);
       for (const e of [0, 1, 2, 3]) await waitHandled(vm, e % 2, 8192 + e, 1);
       const its = vm.gic.its[0]!.actor;
-      const [, takenBefore] = vm.rt.transport.positions(its);
+      const [sentBefore] = vm.rt.transport.positions(its);
       const msis = [0, 1, 2, 3].map((e) => ({ address: doorbell(0), data: e, devid: 7 }));
       const res = await runInjectors(vm.gic.injectorHandle(), [{ msis, rounds: 50 }, { msis, rounds: 50 }]);
       expect(res.map((r) => [r.delivered, r.blocked, r.errors])).toEqual([[200, 0, 0], [200, 0, 0]]);
-      const [sent, taken] = vm.rt.transport.positions(its);
-      expect(taken - takenBefore, 'slow-path requests taken by the ITS actor').toBeGreaterThanOrEqual(200);
-      expect(sent).toBe(taken);
+      const [sent] = vm.rt.transport.positions(its);
+      expect(sent - sentBefore, 'slow-path requests sent to the ITS actor').toBeGreaterThanOrEqual(200);
+      await waitUntil(() => vm.rt.transport.positions(its)[1] === sent, 'the ITS actor to have taken every message');
       expect(vm.faults).toEqual([]);
 
       // The ITS actor's host dies: requests from an injector thread and from the VMM end with -ENODEV.

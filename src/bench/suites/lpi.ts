@@ -183,9 +183,10 @@ export async function openStress(ctx: RunContext, f: StressFigure): Promise<Sess
         if (r !== 1) throw new Error(`cache filler MSI (device ${d.deviceId}, event ${e}): ${r}`);
       }
     }
-    // With fillers, every MSI of a repetition must be a request to an ITS actor: count what they took.
+    // With fillers, every MSI of a repetition must be a request to an ITS actor: count the messages sent to them
+    // (counted before the request is answered; the actor's taken count may trail its last reply).
     const itsActors = vm.gic.its.map((i) => i.actor);
-    const taken = () => itsActors.reduce((sum, a) => sum + vm.rt.transport.positions(a)[1], 0);
+    const sent = () => itsActors.reduce((sum, a) => sum + vm.rt.transport.positions(a)[0], 0);
     const handle = vm.gic.injectorHandle();
     for (const d of devs) {
       const msis: KvmMsi[] = d.events.filter((e) => e.eventId < s.events).map((e) => msi(d, e.eventId));
@@ -196,13 +197,13 @@ export async function openStress(ctx: RunContext, f: StressFigure): Promise<Sess
     const burst = async (): Promise<number> => {
       rep++;
       const failedBefore = Atomics.load(i32, L_FAILED);
-      const takenBefore = taken();
+      const sentBefore = sent();
       Atomics.store(i32, L_GO, rep);
       Atomics.notify(i32, L_GO);
       await agents.waitWord(i32, L_DONE, (v) => v >= rep * s.devices, `injector burst ${rep}`);
       const failed = Atomics.load(i32, L_FAILED) - failedBefore;
       if (failed !== 0) throw new Error(`lpi-stress ${shapeName(s)}: failed = ${failed} of ${total} signalMsi calls did not return 1`);
-      const requests = taken() - takenBefore;
+      const requests = sent() - sentBefore;
       if (fillers > 0 && requests < total) throw new Error(`lpi-stress ${shapeName(s)}: only ${requests} of ${total} MSIs were requests to the ITS actor (the cache was to miss every time)`);
       let t0 = Infinity, t1 = -Infinity;
       for (let d = 0; d < s.devices; d++) {
