@@ -118,6 +118,18 @@ for (const actorTransport of ['shared-memory', 'postmessage'] as const) {
       expect(vm.faults).toEqual([]);
     });
 
+    it("actors sharing one host ('shared' placement): concurrent requests to each get their own actor's replies", async () => {
+      const vm = await createVm({ vcpus: 1, gic: false, actorPlacement: 'shared', ...opts });
+      track(vm);
+      const a = await vm.spawnActor(SCRATCH_DEVICE, { registers: 2 }, 'scratch a');
+      const b = await vm.spawnActor(SCRATCH_DEVICE, { registers: 2 }, 'scratch b');
+      expect(vm.workers().hosts).toHaveLength(1);
+      const write = (actor: number, v: number) => vm.rt.client.requestAsync(actor, OP_MMIO_WRITE, [0, 0, 4, v, 0]);
+      const read = (actor: number) => vm.rt.client.requestAsync(actor, OP_MMIO_READ, [0, 0, 4]).then((r) => r.values[0]);
+      expect((await Promise.all([write(a, 11), write(b, 22)])).map((r) => r.result)).toEqual([0, 0]);
+      expect(await Promise.all([read(b), read(a), read(b), read(a)])).toEqual([22, 11, 22, 11]);
+    });
+
     it('a handler that throws: the requester (vCPU or VMM) gets -EFAULT, the fault is reported, the actor lives on', async () => {
       const vm = await createVm({ vcpus: 1, gic: false, guest: { module: fixture('guest-fault-mmio.mjs'), args: { gpa: SCRATCH_BASE } }, ...opts });
       track(vm);

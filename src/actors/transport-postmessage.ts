@@ -136,7 +136,7 @@ export class PostMessageTransport implements Transport {
   }
 
   /** Open our end and ask the host to open its own; returns the connection word. */
-  private request(actor: number): { end: SenderEnd; word: number } {
+  private openEnd(actor: number): { end: SenderEnd; word: number } {
     const end = new SenderEnd(new BroadcastChannel(this.name(actor, this.tid)), this.dir.doorbell(this.dir.hostOf(actor)));
     const b = this.base(actor);
     const word = b + P_CONN + this.tid;
@@ -148,7 +148,7 @@ export class PostMessageTransport implements Transport {
 
   /** Worker: the open channel to `actor`, or null if it died first. */
   private connect(actor: number): SenderEnd | null {
-    const { end, word } = this.request(actor);
+    const { end, word } = this.openEnd(actor);
     const rec = this.arena.threadRecord(this.tid) + T_WAIT_ACTOR;
     Atomics.store(this.arena.i32, rec, actor + 1);
     try {
@@ -171,7 +171,7 @@ export class PostMessageTransport implements Transport {
     let p = this.opening.get(actor);
     if (p === undefined) {
       p = (async () => {
-        const { end, word } = this.request(actor);
+        const { end, word } = this.openEnd(actor);
         const keepAlive = setInterval(() => {}, 1 << 30);
         try {
           while (Atomics.load(this.i32, word) !== CONN_OPEN) {
@@ -322,13 +322,13 @@ class PostMessageInbox implements Inbox {
   reply(i32: Int32Array, base: number, result: number, values: ArrayLike<number>): void {
     const slot = i32[base + M_REPLY]!;
     if (slot === NO_REPLY) return;
-    const bc = this.ends.get(i32[base + M_FROM]!);
-    if (bc === undefined) return; // not from a channel of ours: nobody to answer
     const r = new Int32Array(REPLY_MESSAGE_WORDS);
     r[R_SLOT] = slot;
     r[R_RESULT] = result;
     for (let i = 0; i < values.length && i < REPLY_VALUES; i++) r[R_VALUES + i] = values[i]!;
-    bc.postMessage(r);
+    // Every message came over the channel of its sender (M_FROM); without one the requester is woken
+    // anyway and reports the missing reply instead of waiting forever.
+    this.ends.get(i32[base + M_FROM]!)?.postMessage(r);
     this.dir.replies.signal(slot);
   }
 
