@@ -10,6 +10,7 @@ export { MsiInjector, type KvmMsi, type InjectorHandle } from './vgic/msi.js';
 export type { GicCpuInterface } from './vgic/cpu-interface.js';
 export * as uapi from './uapi/index.js';
 export type { VmOptions, GuestSpec } from './kvm/options.js';
+export type { ActorTransportKind } from './actors/transport.js';
 export type { Guest, GuestMain } from './kvm/guest-api.js';
 export type { VcpuExit } from './kvm/vcpu-run.js';
 export type { VcpuStateName } from './kvm/vcpu-block.js';

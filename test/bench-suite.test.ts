@@ -31,6 +31,7 @@ const REQUIRED = [
   'save.vm-cycle-8x64k',
   'validator.lpi-off', 'validator.lpi-on', 'validator.lpi-miss-off', 'validator.lpi-miss-on', 'validator.pairs-off', 'validator.pairs-on',
   'schedule.atomics-hop', 'schedule.decision-random-2', 'schedule.decision-pct-2', 'schedule.decision-random-4', 'schedule.decision-pct-4',
+  ...['lpi-miss', 'mmio'].flatMap((f) => [`transport.${f}-shared-memory`, `transport.${f}-postmessage`]),
 ];
 
 interface JsonFigure {
@@ -74,6 +75,10 @@ describe('vgic-lab bench', () => {
     expect(byName.get('save.save-tables-1m')!.baseline).toBe('save.dataview-write-1m');
     expect(byName.get('save.restore-tables-64k')!.baseline).toBe('save.dataview-read-64k');
     expect(byName.get('schedule.decision-random-2')!.baseline).toBe('schedule.atomics-hop');
+    for (const f of ['lpi-miss', 'mmio']) {
+      expect(byName.get(`transport.${f}-postmessage`)!.baseline).toBe(`transport.${f}-shared-memory`);
+      expect(byName.get(`transport.${f}-shared-memory`)!.targets.map((t) => t.against)).toEqual([`transport.${f}-postmessage`]);
+    }
   });
 
   it('runs a selection together with the baselines it needs, and prints a table', async () => {

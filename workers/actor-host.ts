@@ -6,6 +6,6 @@ import { VmRuntime, type VmShared } from '../src/kvm/shared.js';
 const { shared, tid, host, ctl } = workerData as { shared: VmShared; tid: number; host: number; ctl: MessagePort };
 const rt = new VmRuntime(shared, tid);
 rt.sched?.enter();
-await new ActorHost(rt.dir, rt.arena, tid, host, ctl, rt, rt.timeline).run();
+await new ActorHost(rt.dir, rt.arena, tid, host, ctl, rt, rt.timeline, rt.transport).run();
 rt.sched?.leave();
 ctl.close();

@@ -2,23 +2,26 @@
  * Sending to actors from one thread: one-way posts and synchronous requests.
  * A worker blocks on its own reply slot (slot = tid); the main thread awaits a
  * slot drawn from the pool above the thread range. Fill `msg` from M_ARGS,
- * then call post/request with the op.
+ * then call post/request with the op. How the message travels is the
+ * thread's Transport (shared-memory mailboxes by default, or postMessage).
  */
 import type { LockArena } from '../sync/arena.js';
 import { activeSchedule } from '../sync/schedule.js';
-import { ACTOR_DEAD, type ActorDirectory } from './directory.js';
+import type { ActorDirectory } from './directory.js';
 import { M_FROM, M_OP, M_REPLY, NO_REPLY, REPLY_NO_ACTOR } from './protocol.js';
 import { PAYLOAD_WORDS } from './mailbox.js';
-
-/** How long a sender waits on a full ring before checking that the actor still lives. */
-const SEND_SLICE_MS = 50;
+import { SharedMemoryTransport } from './transport-shared-memory.js';
+import { REPLY_VALUES } from './reply.js';
+import type { Transport } from './transport.js';
 
 export class ActorClient {
   /** Scratch message: fill arguments at M_ARGS.. before post()/request(). */
   readonly msg = new Int32Array(PAYLOAD_WORDS);
   private readonly poolFree: number[] = [];
+  readonly transport: Transport;
 
-  constructor(readonly dir: ActorDirectory, readonly arena: LockArena, readonly tid: number) {
+  constructor(readonly dir: ActorDirectory, readonly arena: LockArena, readonly tid: number, transport?: Transport) {
+    this.transport = transport ?? new SharedMemoryTransport(dir, arena, tid);
     // The main thread's pool: every slot above the thread range.
     for (let s = dir.replies.slots - 1; s > arena.maxThreads; s--) this.poolFree.push(s);
   }
@@ -32,14 +35,9 @@ export class ActorClient {
     return this.send(actor, len);
   }
 
-  /** send() that gives up when the actor dies while its ring is full (nobody would ever drain it). */
   private send(actor: number, len: number): boolean {
     activeSchedule()?.point('send', actor);
-    const mailbox = this.dir.mailbox(actor);
-    while (!mailbox.send(this.msg, len, SEND_SLICE_MS)) {
-      if (this.dir.state(actor) === ACTOR_DEAD) return false;
-    }
-    return true;
+    return this.transport.send(actor, this.msg, len);
   }
 
   /** Synchronous request from a worker; returns the actor's result (values via value()). */
@@ -51,13 +49,12 @@ export class ActorClient {
     msg[M_FROM] = tid;
     this.dir.replies.begin(slot);
     if (!this.send(actor, len)) return REPLY_NO_ACTOR;
-    const dir = this.dir;
-    return dir.replies.wait(slot, this.arena, tid, actor, timeoutMs, () => dir.state(actor) === ACTOR_DEAD) ?? REPLY_NO_ACTOR;
+    return this.transport.waitReply(slot, actor, timeoutMs) ?? REPLY_NO_ACTOR;
   }
 
   /** Value i of the last reply received by request(). */
   value(i: number): number {
-    return this.dir.replies.value(this.tid, i);
+    return this.transport.replyValue(this.tid, i);
   }
 
   /**
@@ -75,16 +72,13 @@ export class ActorClient {
     const board = this.dir.replies;
     board.begin(slot);
     try {
-      const dir = this.dir;
       await activeSchedule()?.pointAsync('send', actor);
-      if (!(await dir.mailbox(actor).sendAsync(m, PAYLOAD_WORDS, () => dir.state(actor) === ACTOR_DEAD))) {
+      if (!(await this.transport.sendAsync(actor, m, PAYLOAD_WORDS))) {
         board.complete(slot, REPLY_NO_ACTOR); // nobody will: leave the slot reusable
-        return { result: REPLY_NO_ACTOR, values: new Int32Array(14) };
+        return { result: REPLY_NO_ACTOR, values: new Int32Array(REPLY_VALUES) };
       }
-      const result = (await board.waitAsync(slot, timeoutMs, () => dir.state(actor) === ACTOR_DEAD, actor)) ?? REPLY_NO_ACTOR;
-      const values = new Int32Array(14);
-      for (let i = 0; i < values.length; i++) values[i] = board.value(slot, i);
-      return { result, values };
+      return (await this.transport.waitReplyAsync(slot, actor, timeoutMs)) ??
+        { result: REPLY_NO_ACTOR, values: new Int32Array(REPLY_VALUES) };
     } finally {
       // A request that timed out may still be answered later: never reuse its slot.
       if (!board.pending(slot)) this.poolFree.push(slot);

@@ -1,12 +1,14 @@
 /**
  * An actor host: the loop of a worker thread that runs one or more actors.
- * It drains every mailbox it serves in batches, parks on its doorbell when all
+ * It drains every actor's inbox in batches, parks on its doorbell when all
  * are empty, and takes control requests (spawn an actor, stop) from a
  * MessagePort between batches. A handler that throws is a fault reported to
  * the VMM, never a dead worker: the requester gets -EFAULT.
  *
  * While serving a synchronous request the host records whose request it is
  * (T_PROXY_FOR): locks it takes then belong, for ordering, to the requester.
+ * Where messages arrive and how replies leave is the thread's Transport
+ * (an Inbox per hosted actor): the loop is the same for both transports.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { T_OP, T_PROXY_FOR, type LockArena } from '../sync/arena.js';
@@ -15,8 +17,9 @@ import { EV_MESSAGE } from '../trace/events.js';
 import type { TimelineWriter } from '../trace/timeline.js';
 import { EFAULT } from '../uapi/errno.js';
 import { ACTOR_DEAD, ACTOR_LIVE, type ActorDirectory } from './directory.js';
-import type { Mailbox } from './mailbox.js';
 import { M_FROM, M_REPLY, NO_REPLY } from './protocol.js';
+import { SharedMemoryTransport } from './transport-shared-memory.js';
+import type { Inbox, Transport } from './transport.js';
 
 /** What an actor implements: a synchronous handler per message. */
 export interface Actor {
@@ -59,7 +62,7 @@ export type HostEvent =
 interface Hosted {
   id: number;
   actor: Actor;
-  mailbox: Mailbox;
+  inbox: Inbox;
   dispatch: (i32: Int32Array, base: number) => void;
 }
 
@@ -76,6 +79,7 @@ export class ActorHost<C> {
   private replied = false;
   private readonly proxyWord: number;
   private readonly opWord: number;
+  private readonly transport: Transport;
 
   constructor(
     private readonly dir: ActorDirectory,
@@ -86,7 +90,10 @@ export class ActorHost<C> {
     private readonly context: C,
     /** This thread's timeline ring: a span per message handled. */
     private readonly timeline: TimelineWriter | null = null,
+    /** How messages arrive (default: the shared-memory mailboxes). */
+    transport?: Transport,
   ) {
+    this.transport = transport ?? new SharedMemoryTransport(dir, arena, tid);
     this.proxyWord = arena.threadRecord(tid) + T_PROXY_FOR;
     this.opWord = arena.threadRecord(tid) + T_OP;
   }
@@ -95,7 +102,7 @@ export class ActorHost<C> {
   async run(): Promise<void> {
     const doorbell = this.dir.doorbell(this.host);
     const anyPending = (): boolean => {
-      for (const h of this.hosted) if (h.mailbox.pending()) return true;
+      for (const h of this.hosted) if (h.inbox.pending()) return true;
       return false;
     };
     // A control request (spawn, stop) is work too: parking without checking it loses its wake-up.
@@ -103,7 +110,7 @@ export class ActorHost<C> {
     for (;;) {
       if (doorbell.takeControl() && (await this.control())) return;
       let n = 0;
-      for (const h of this.hosted) n += h.mailbox.drain(h.dispatch, BATCH);
+      for (const h of this.hosted) n += h.inbox.drain(h.dispatch, BATCH);
       if (n > 0) continue;
       // Polling would keep a controlled schedule's turn: park at once there.
       if (activeSchedule() !== null || !this.poll(hasWork)) doorbell.park(hasWork);
@@ -127,7 +134,9 @@ export class ActorHost<C> {
         for (const h of this.hosted) {
           try { h.actor.destroy?.(); } catch { /* destroying anyway */ }
           this.dir.setState(h.id, ACTOR_DEAD);
+          h.inbox.close();
         }
+        this.transport.close();
         this.ctl.postMessage({ type: 'stopped' } satisfies HostEvent);
         return true;
       }
@@ -143,28 +152,31 @@ export class ActorHost<C> {
 
   private async spawn(id: number, module: string, init: unknown): Promise<void> {
     const mod = (await import(module)) as { default: ActorFactory<C> };
-    const dir = this.dir;
+    const inbox = this.transport.inbox(id);
     const self = this;
     const ctx: ActorContext<C> = {
       id,
       env: this.context,
       reply(i32, b, result, ...values) {
-        const slot = i32[b + M_REPLY]!;
-        if (slot === NO_REPLY) return;
-        for (let i = 0; i < values.length; i++) dir.replies.setValue(slot, i, values[i]!);
+        if (i32[b + M_REPLY] === NO_REPLY) return;
         self.replied = true;
-        dir.replies.complete(slot, result);
+        inbox.reply(i32, b, result, values);
       },
       sendBulk: (qid, data) => this.ctl.postMessage({ type: 'bulk', actor: id, id: qid, data } satisfies HostEvent),
     };
-    const actor = await mod.default(ctx, init);
-    const mailbox = dir.mailbox(id);
+    let actor: Actor;
+    try {
+      actor = await mod.default(ctx, init);
+    } catch (e) {
+      inbox.close();
+      throw e;
+    }
     const hosted: Hosted = {
-      id, actor, mailbox,
+      id, actor, inbox,
       dispatch: (i32, b) => this.dispatch(hosted, i32, b),
     };
     this.hosted.push(hosted);
-    dir.setState(id, ACTOR_LIVE);
+    this.dir.setState(id, ACTOR_LIVE);
   }
 
   private dispatch(h: Hosted, i32: Int32Array, b: number): void {
@@ -178,7 +190,7 @@ export class ActorHost<C> {
     } catch (e) {
       const err = e as Error;
       this.ctl.postMessage({ type: 'fault', actor: h.id, message: String(err?.message ?? e), stack: err?.stack } satisfies HostEvent);
-      if (slot !== NO_REPLY && !this.replied) this.dir.replies.complete(slot, -EFAULT);
+      if (slot !== NO_REPLY && !this.replied) h.inbox.reply(i32, b, -EFAULT, []);
     } finally {
       if (slot !== NO_REPLY) Atomics.store(this.arena.i32, this.proxyWord, 0);
       this.timeline?.end(EV_MESSAGE, i32[b]!, h.id);

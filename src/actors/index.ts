@@ -5,3 +5,6 @@ export { ReplyBoard, REPLY_VALUES } from './reply.js';
 export { ActorClient } from './client.js';
 export { ActorHost, type Actor, type ActorBase, type ActorContext, type ActorFactory, type HostControl, type HostEvent } from './host.js';
 export * from './protocol.js';
+export type { ActorTransportKind, Inbox, Transport } from './transport.js';
+export { SharedMemoryTransport } from './transport-shared-memory.js';
+export { PostMessageTransport, createPostMessageShared, type PostMessageShared } from './transport-postmessage.js';

@@ -34,6 +34,16 @@ export class ReplyBoard {
     Atomics.notify(this.i32, s + R_STATE, 1);
   }
 
+  /**
+   * Actor side, when the result travels elsewhere (the postMessage transport
+   * posts it): publish DONE and wake the requester; the result word is not written.
+   */
+  signal(slot: number): void {
+    const s = slot * REPLY_WORDS;
+    Atomics.store(this.i32, s + R_STATE, DONE);
+    Atomics.notify(this.i32, s + R_STATE, 1);
+  }
+
   setValue(slot: number, i: number, v: number): void {
     this.i32[slot * REPLY_WORDS + R_VALUES + i] = v;
   }

@@ -7,6 +7,7 @@ import type { MemslotSpec } from '../mem/guest-memory.js';
 import type { LockStatLevel } from '../sync/arena.js';
 import type { ValidatorOptions } from '../sync/validator.js';
 import type { ScheduleConfig } from '../sync/schedule.js';
+import type { ActorTransportKind } from '../actors/transport.js';
 
 /** Which guest program every vCPU runs. */
 export interface GuestSpec {
@@ -30,6 +31,19 @@ export interface VmOptions {
   lockStat?: LockStatLevel;
   /** 'worker-per-actor' gives each actor its own thread; 'shared' runs all actors on one. Default 'worker-per-actor'. */
   actorPlacement?: 'worker-per-actor' | 'shared';
+  /**
+   * How every thread (vCPUs, injectors, the VMM, actor hosts) sends messages
+   * to actors and gets their replies:
+   *  - 'shared-memory': each actor's mailbox ring and the reply board in a
+   *    SharedArrayBuffer (a CAS and a few stores per message). The default.
+   *  - 'postmessage': a message channel per (actor, sender thread); the same
+   *    15-word Int32Array is posted (structured clone) and the reply posted
+   *    back, a blocked requester woken through a shared word. For comparison
+   *    (`npm run bench transport`); not supported under options.schedule.
+   * Locks, the validator, the deadlock detector, faults (-EFAULT) and dead
+   * actors (-ENODEV) behave the same with both.
+   */
+  actorTransport?: ActorTransportKind;
   /** Slots per actor mailbox, a power of two. Default 1024. */
   mailboxCapacity?: number;
   /** Int32 result words per vCPU (Guest.results). Default 256. */
@@ -65,6 +79,7 @@ export const VM_DEFAULTS = {
   guest: 'idle',
   lockStat: 'full' as LockStatLevel,
   actorPlacement: 'worker-per-actor' as const,
+  actorTransport: 'shared-memory' as ActorTransportKind,
   mailboxCapacity: 1024,
   resultWords: 256,
   pauseTimeoutMs: 10_000,
@@ -77,6 +92,7 @@ export interface ResolvedVmOptions {
   guest: { module: string; args: unknown };
   lockStat: LockStatLevel;
   actorPlacement: 'worker-per-actor' | 'shared';
+  actorTransport: ActorTransportKind;
   mailboxCapacity: number;
   resultWords: number;
   pauseTimeoutMs: number;
@@ -124,6 +140,13 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
   if (!['worker-per-actor', 'shared'].includes(actorPlacement)) {
     throw new TypeError(`options.actorPlacement must be 'worker-per-actor' or 'shared'`);
   }
+  const actorTransport = o.actorTransport ?? VM_DEFAULTS.actorTransport;
+  if (actorTransport !== 'shared-memory' && actorTransport !== 'postmessage') {
+    throw new TypeError(`options.actorTransport must be 'shared-memory' or 'postmessage'`);
+  }
+  if (actorTransport === 'postmessage' && o.schedule !== undefined) {
+    throw new TypeError(`options.schedule: the controlled scheduler does not support options.actorTransport 'postmessage' (it cannot see a message channel); use 'shared-memory'`);
+  }
   const mailboxCapacity = int('mailboxCapacity', o.mailboxCapacity ?? VM_DEFAULTS.mailboxCapacity, 2, 1 << 20);
   if ((mailboxCapacity & (mailboxCapacity - 1)) !== 0) throw new RangeError('options.mailboxCapacity must be a power of two');
   const pauseTimeoutMs = o.pauseTimeoutMs ?? VM_DEFAULTS.pauseTimeoutMs;
@@ -134,6 +157,7 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
     guest: { module: resolveGuestModule(guestSpec.module), args: guestSpec.args },
     lockStat,
     actorPlacement,
+    actorTransport,
     mailboxCapacity,
     resultWords: int('resultWords', o.resultWords ?? VM_DEFAULTS.resultWords, 1, 1 << 20),
     pauseTimeoutMs,

@@ -6,6 +6,9 @@
  */
 import { ActorClient } from '../actors/client.js';
 import { ActorDirectory } from '../actors/directory.js';
+import { PostMessageTransport, type PostMessageShared } from '../actors/transport-postmessage.js';
+import { SharedMemoryTransport } from '../actors/transport-shared-memory.js';
+import type { Transport } from '../actors/transport.js';
 import { GuestMemory, type Memslot } from '../mem/guest-memory.js';
 import { LockArena, type ThreadKind } from '../sync/arena.js';
 import { ThreadContext } from '../sync/thread.js';
@@ -51,6 +54,8 @@ export interface VmShared {
   schedule?: SharedArrayBuffer;
   /** The timeline recorder (one ring per thread, slot = tid - 1), when the VM records one. */
   timeline?: SharedArrayBuffer;
+  /** The postMessage transport's channel names and words (options.actorTransport 'postmessage'); absent: shared-memory mailboxes. */
+  transport?: PostMessageShared;
 }
 
 const KEY_OF_KIND: Record<string, number> = { vmm: KEY_VMM, vcpu: KEY_VCPU, actor: KEY_ACTOR_HOST, injector: KEY_INJECTOR };
@@ -91,6 +96,8 @@ export class VmRuntime {
   readonly vcpus: VcpuBlock;
   readonly thread: ThreadContext;
   readonly client: ActorClient;
+  /** How this thread reaches actors and, on an actor host, receives their messages (options.actorTransport). */
+  readonly transport: Transport;
   /** This thread's timeline ring (null unless the VM records a timeline). */
   readonly timeline: TimelineWriter | null = null;
 
@@ -108,7 +115,10 @@ export class VmRuntime {
       this.thread.observer = composeObservers(this.thread.observer, timelineLockObserver(this.timeline));
     }
     this.attachSchedule();
-    this.client = new ActorClient(this.dir, this.arena, tid);
+    this.transport = shared.transport === undefined
+      ? new SharedMemoryTransport(this.dir, this.arena, tid)
+      : new PostMessageTransport(shared.transport, this.dir, this.arena, tid);
+    this.client = new ActorClient(this.dir, this.arena, tid, this.transport);
   }
 
   /** Register a new thread in the VM's arena and attach to it. */

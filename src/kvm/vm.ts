@@ -13,6 +13,7 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { Mutex as AsyncMutex } from 'async-mutex';
 import { ActorDirectory, ACTOR_DEAD } from '../actors/directory.js';
 import type { HostControl, HostEvent } from '../actors/host.js';
+import { createPostMessageShared } from '../actors/transport-postmessage.js';
 import { allocateMemslots } from '../mem/guest-memory.js';
 import { LockArena } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
@@ -110,6 +111,7 @@ export class Vm {
       vcpuExtensions: extensions,
       ...(options.validator !== undefined ? { validator: Validator.create(arena, options.validator) } : {}),
       ...(options.schedule !== undefined ? { schedule: Schedule.create(options.schedule) } : {}),
+      ...(options.actorTransport === 'postmessage' ? { transport: createPostMessageShared(options.maxActors, arena.maxThreads) } : {}),
       // Slots for the VMM, the vCPUs, the actor hosts and a few injectors (tids are handed out in order).
       ...(options.timeline !== undefined
         ? { timeline: createTimeline({ slots: 1 + options.vcpus + options.maxActors + 16, capacity: options.timeline.eventsPerThread }) }
@@ -554,6 +556,7 @@ export class Vm {
       for (const s of this.vcpuSlots) s.remote[Comlink.releaseProxy]();
       await Promise.all([...this.vcpuSlots.map((s) => s.worker), ...this.hosts.map((h) => h.worker)].map((w) => w.terminate()));
       for (const h of this.hosts) h.ctl.close();
+      this.rt.transport.close();
     });
   }
 }

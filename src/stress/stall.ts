@@ -8,7 +8,8 @@
  *    for a scheduler to bump);
  *  - vCPU block: state, KVM_RUN entries, MMIO exits, WFIs, and the guest's
  *    results area (guest programs count their work there);
- *  - actor mailboxes: producer and consumer positions.
+ *  - actors: messages sent and taken (mailbox positions, or the postMessage
+ *    transport's counters).
  */
 import type { Vm } from '../kvm/vm.js';
 import {
@@ -34,7 +35,7 @@ export function progressSignature(vm: Vm): number[] {
   }
   const dir = vm.rt.dir;
   for (let id = 0; id < dir.actorCount(); id++) {
-    sig.push(...dir.mailbox(id).positions());
+    sig.push(...vm.rt.transport.positions(id));
   }
   return sig;
 }

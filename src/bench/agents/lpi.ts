@@ -33,7 +33,7 @@ export function lpiControl(values: number): { buffer: SharedArrayBuffer; i32: In
   return { buffer, i32: new Int32Array(buffer), f64: new Float64Array(buffer) };
 }
 
-function readyUp(ctl: Int32Array): void {
+export function readyUp(ctl: Int32Array): void {
   Atomics.add(ctl, L_READY, 1);
   Atomics.notify(ctl, L_READY);
 }
@@ -47,13 +47,13 @@ function nextGo(ctl: Int32Array, rep: number): number {
   }
 }
 
-function done(ctl: Int32Array, failed: number): void {
+export function done(ctl: Int32Array, failed: number): void {
   if (failed !== 0) Atomics.add(ctl, L_FAILED, failed);
   Atomics.add(ctl, L_DONE, 1);
   Atomics.notify(ctl, L_DONE);
 }
 
-const stamp = (): number => performance.timeOrigin + performance.now();
+export const stamp = (): number => performance.timeOrigin + performance.now();
 
 // ---- throughput: injector threads --------------------------------------------------------------
 

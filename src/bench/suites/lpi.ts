@@ -30,6 +30,7 @@ import { SETUP_MAILBOX_GPA } from '../../guest/alloc.js';
 import { MAILBOX_LPIS_ENABLED, MAILBOX_STATE, SETUP_DONE } from '../../guest/handshake.js';
 import type { ItsSetupDevice } from '../../guest/its-setup-args.js';
 import { VM_DEFAULTS } from '../../kvm/options.js';
+import type { ActorTransportKind } from '../../actors/transport.js';
 import { waitForWord } from '../../sync/wait.js';
 import { defaultItsBase } from '../../vgic/layout.js';
 import type { KvmMsi } from '../../vgic/msi.js';
@@ -54,16 +55,27 @@ export interface Shape {
   cacheCapacity?: number;
   /** Run the lock-order validator on every thread of the VM (the validator suite's figures). */
   validator?: boolean;
+  /**
+   * Events per device mapped besides `events` and never injected by the
+   * figure: the session signals each once before the first repetition, so
+   * their translations fill the translation cache first. With cacheCapacity 2
+   * and 2 fillers every injected MSI misses (a request to the ITS actor), which
+   * the session checks on each repetition (the transport suite's figures).
+   */
+  cacheFillers?: number;
+  /** options.actorTransport of the VM (the transport suite's figures). Default: shared-memory. */
+  actorTransport?: ActorTransportKind;
 }
 
 /** The its-setup devices of runLpiStress: LPI 8192 + n, collection n % vcpus, devices spread over the ITSs. */
 function setupDevices(s: Shape): ItsSetupDevice[] {
   const nrIts = s.its ?? 1;
-  const eventIdBits = Math.max(1, Math.ceil(Math.log2(s.events)));
+  const perDevice = s.events + (s.cacheFillers ?? 0);
+  const eventIdBits = Math.max(1, Math.ceil(Math.log2(perDevice)));
   return Array.from({ length: s.devices }, (_, d) => ({
     its: d % nrIts, deviceId: d, eventIdBits,
-    events: Array.from({ length: s.events }, (_, e) => {
-      const n = d * s.events + e;
+    events: Array.from({ length: perDevice }, (_, e) => {
+      const n = d * perDevice + e;
       return { eventId: e, intid: 8192 + n, icid: n % s.vcpus };
     }),
   }));
@@ -76,6 +88,7 @@ async function openVm(s: Shape, guest: { module: string | URL; args: unknown }):
     gic: { its: s.its ?? 1, ...(s.cacheCapacity !== undefined ? { cacheCapacity: s.cacheCapacity } : {}) },
     guest,
     ...(s.validator ? { validator: true } : {}),
+    ...(s.actorTransport !== undefined ? { actorTransport: s.actorTransport } : {}),
   });
   try {
     const r = await vm.start();
@@ -162,9 +175,21 @@ export async function openStress(ctx: RunContext, f: StressFigure): Promise<Sess
   };
   try {
     const { buffer, i32, f64 } = lpiControl(2 * s.devices);
+    const fillers = s.cacheFillers ?? 0;
+    const msi = (d: ItsSetupDevice, eventId: number): KvmMsi => ({ address: translater(d.its ?? 0), data: eventId, devid: d.deviceId });
+    for (const d of devs) {
+      for (let e = s.events; e < s.events + fillers; e++) {
+        const r = await vm.signalMsi(msi(d, e));
+        if (r !== 1) throw new Error(`cache filler MSI (device ${d.deviceId}, event ${e}): ${r}`);
+      }
+    }
+    // With fillers, every MSI of a repetition must be a request to an ITS actor: count the messages sent to them
+    // (counted before the request is answered; the actor's taken count may trail its last reply).
+    const itsActors = vm.gic.its.map((i) => i.actor);
+    const sent = () => itsActors.reduce((sum, a) => sum + vm.rt.transport.positions(a)[0], 0);
     const handle = vm.gic.injectorHandle();
     for (const d of devs) {
-      const msis: KvmMsi[] = d.events.map((e) => ({ address: translater(d.its ?? 0), data: e.eventId, devid: d.deviceId }));
+      const msis: KvmMsi[] = d.events.filter((e) => e.eventId < s.events).map((e) => msi(d, e.eventId));
       agents.spawn(agentModule('lpi'), 'injector', { handle, slot: d.deviceId, msis, rounds, ctl: buffer } satisfies InjectorData);
     }
     await agents.waitWord(i32, L_READY, (v) => v >= s.devices, 'the injector threads');
@@ -172,11 +197,14 @@ export async function openStress(ctx: RunContext, f: StressFigure): Promise<Sess
     const burst = async (): Promise<number> => {
       rep++;
       const failedBefore = Atomics.load(i32, L_FAILED);
+      const sentBefore = sent();
       Atomics.store(i32, L_GO, rep);
       Atomics.notify(i32, L_GO);
       await agents.waitWord(i32, L_DONE, (v) => v >= rep * s.devices, `injector burst ${rep}`);
       const failed = Atomics.load(i32, L_FAILED) - failedBefore;
       if (failed !== 0) throw new Error(`lpi-stress ${shapeName(s)}: failed = ${failed} of ${total} signalMsi calls did not return 1`);
+      const requests = sent() - sentBefore;
+      if (fillers > 0 && requests < total) throw new Error(`lpi-stress ${shapeName(s)}: only ${requests} of ${total} MSIs were requests to the ITS actor (the cache was to miss every time)`);
       let t0 = Infinity, t1 = -Infinity;
       for (let d = 0; d < s.devices; d++) {
         t0 = Math.min(t0, f64[L_F64 + 2 * d]!);
@@ -192,7 +220,7 @@ export async function openStress(ctx: RunContext, f: StressFigure): Promise<Sess
       await burst();
     }
     return {
-      rep: `burst of ${total.toLocaleString('en-US')} signalMsi calls (${s.devices} injector thread${s.devices > 1 ? 's' : ''} x ${s.events} event${s.events > 1 ? 's' : ''} x ${rounds.toLocaleString('en-US')}), failed = 0 checked, wall time / count`,
+      rep: `burst of ${total.toLocaleString('en-US')} signalMsi calls (${s.devices} injector thread${s.devices > 1 ? 's' : ''} x ${s.events} event${s.events > 1 ? 's' : ''} x ${rounds.toLocaleString('en-US')}), failed = 0 checked${fillers > 0 ? ', every one a request to the ITS actor (checked)' : ''}, wall time / count`,
       sample: async () => [await burst()],
       close,
     };
