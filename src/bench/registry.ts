@@ -9,6 +9,7 @@ import { pauseBenchmarks } from './suites/pause.js';
 import { saveRestoreBenchmarks } from './suites/save-restore.js';
 import { validatorBenchmarks } from './suites/validator.js';
 import { scheduleBenchmarks } from './suites/schedule.js';
+import { rpcBenchmarks } from './suites/rpc.js';
 import type { Benchmark } from './types.js';
 
 export const SUITES: readonly (readonly Benchmark[])[] = [
@@ -19,6 +20,7 @@ export const SUITES: readonly (readonly Benchmark[])[] = [
   saveRestoreBenchmarks,
   validatorBenchmarks,
   scheduleBenchmarks,
+  rpcBenchmarks,
 ];
 
 export function allBenchmarks(): Benchmark[] {
