@@ -23,7 +23,8 @@ async function bench(...args: string[]): Promise<{ code: number; stdout: string;
 
 const REQUIRED = [
   'lock.bare-pair', 'lock.mutex-off', 'lock.mutex-counts', 'lock.mutex-full',
-  'mailbox.raw-ring', 'mailbox.postmessage', 'mailbox.actor',
+  'lock.await-floor', 'lock.async-mutex', 'lock.async-mutex-exclusive', 'lock.mutex-async',
+  'mailbox.raw-ring', 'mailbox.raw-ring-batched', 'mailbox.postmessage', 'mailbox.actor',
   'pause.wake-rtt', 'pause.idle-1', 'pause.idle-4', 'pause.idle-8', 'pause.spin-1', 'pause.spin-4', 'pause.spin-8',
   'lpi.raw-two-hop', 'lpi.stress-1-1-1', 'lpi.stress-4-4-16', 'lpi.stress-16-16-16', 'lpi.cache-fits', 'lpi.cache-overflow',
   'lpi.pingpong-oneway', 'lpi.inject-ack',
@@ -31,6 +32,8 @@ const REQUIRED = [
   'save.vm-cycle-8x64k',
   'validator.lpi-off', 'validator.lpi-on', 'validator.lpi-miss-off', 'validator.lpi-miss-on', 'validator.pairs-off', 'validator.pairs-on',
   'schedule.atomics-hop', 'schedule.decision-random-2', 'schedule.decision-pct-2', 'schedule.decision-random-4', 'schedule.decision-pct-4',
+  'rpc.postmessage-rtt', 'rpc.comlink', 'rpc.postmessage-rtt-w2w', 'rpc.comlink-w2w',
+  'rpc.postmessage-pipelined-16', 'rpc.piscina-1', 'rpc.piscina-16',
 ];
 
 interface JsonFigure {
@@ -74,6 +77,11 @@ describe('vgic-lab bench', () => {
     expect(byName.get('save.save-tables-1m')!.baseline).toBe('save.dataview-write-1m');
     expect(byName.get('save.restore-tables-64k')!.baseline).toBe('save.dataview-read-64k');
     expect(byName.get('schedule.decision-random-2')!.baseline).toBe('schedule.atomics-hop');
+    expect(byName.get('mailbox.raw-ring-batched')!.baseline).toBe('mailbox.raw-ring');
+    expect(byName.get('lock.mutex-async')!.baseline).toBe('lock.async-mutex');
+    expect(byName.get('rpc.comlink')!.baseline).toBe('rpc.postmessage-rtt');
+    expect(byName.get('rpc.comlink-w2w')!.baseline).toBe('rpc.postmessage-rtt-w2w');
+    expect(byName.get('rpc.piscina-16')!.baseline).toBe('rpc.postmessage-pipelined-16');
   });
 
   it('runs a selection together with the baselines it needs, and prints a table', async () => {
