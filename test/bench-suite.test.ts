@@ -38,7 +38,7 @@ const REQUIRED = [
 
 interface JsonFigure {
   name: string; group: string; unit: string; median: number; p5: number; p95: number; min: number; max: number;
-  reps: number; baseline: string | null; ratio: number | null; error: string | null; pulledIn: boolean;
+  reps: number; rounds: number[]; baseline: string | null; ratio: number | null; error: string | null; pulledIn: boolean;
   targets: { met: boolean | null; maxRatio: number | null; against: string | null }[];
 }
 
@@ -58,6 +58,7 @@ describe('vgic-lab bench', () => {
       expect(f.error, f.name).toBeNull();
       expect(f.unit).toEqual(expect.any(String));
       expect(f.reps).toBeGreaterThan(0);
+      expect(f.rounds, `${f.name} per-round medians`).toHaveLength(2); // the smoke budget's rounds
       for (const k of ['median', 'p5', 'p95', 'min', 'max'] as const) expect(Number.isFinite(f[k]), `${f.name}.${k}`).toBe(true);
       expect(f.min).toBeLessThanOrEqual(f.median);
       expect(f.median).toBeLessThanOrEqual(f.max);
