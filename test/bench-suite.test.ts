@@ -23,7 +23,8 @@ async function bench(...args: string[]): Promise<{ code: number; stdout: string;
 
 const REQUIRED = [
   'lock.bare-pair', 'lock.mutex-off', 'lock.mutex-counts', 'lock.mutex-full',
-  'mailbox.raw-ring', 'mailbox.postmessage', 'mailbox.actor',
+  'lock.await-floor', 'lock.async-mutex', 'lock.async-mutex-exclusive', 'lock.mutex-async',
+  'mailbox.raw-ring', 'mailbox.raw-ring-batched', 'mailbox.postmessage', 'mailbox.actor',
   'pause.wake-rtt', 'pause.idle-1', 'pause.idle-4', 'pause.idle-8', 'pause.spin-1', 'pause.spin-4', 'pause.spin-8',
   'lpi.raw-two-hop', 'lpi.stress-1-1-1', 'lpi.stress-4-4-16', 'lpi.stress-16-16-16', 'lpi.cache-fits', 'lpi.cache-overflow',
   'lpi.pingpong-oneway', 'lpi.inject-ack',
@@ -32,11 +33,13 @@ const REQUIRED = [
   'validator.lpi-off', 'validator.lpi-on', 'validator.lpi-miss-off', 'validator.lpi-miss-on', 'validator.pairs-off', 'validator.pairs-on',
   'schedule.atomics-hop', 'schedule.decision-random-2', 'schedule.decision-pct-2', 'schedule.decision-random-4', 'schedule.decision-pct-4',
   ...['lpi-miss', 'mmio'].flatMap((f) => [`transport.${f}-shared-memory`, `transport.${f}-postmessage`]),
+  'rpc.postmessage-rtt', 'rpc.comlink', 'rpc.postmessage-rtt-w2w', 'rpc.comlink-w2w',
+  'rpc.postmessage-pipelined-16', 'rpc.piscina-1', 'rpc.piscina-16',
 ];
 
 interface JsonFigure {
   name: string; group: string; unit: string; median: number; p5: number; p95: number; min: number; max: number;
-  reps: number; baseline: string | null; ratio: number | null; error: string | null; pulledIn: boolean;
+  reps: number; rounds: number[]; baseline: string | null; ratio: number | null; error: string | null; pulledIn: boolean;
   targets: { met: boolean | null; maxRatio: number | null; against: string | null }[];
 }
 
@@ -56,6 +59,7 @@ describe('vgic-lab bench', () => {
       expect(f.error, f.name).toBeNull();
       expect(f.unit).toEqual(expect.any(String));
       expect(f.reps).toBeGreaterThan(0);
+      expect(f.rounds, `${f.name} per-round medians`).toHaveLength(2); // the smoke budget's rounds
       for (const k of ['median', 'p5', 'p95', 'min', 'max'] as const) expect(Number.isFinite(f[k]), `${f.name}.${k}`).toBe(true);
       expect(f.min).toBeLessThanOrEqual(f.median);
       expect(f.median).toBeLessThanOrEqual(f.max);
@@ -79,6 +83,11 @@ describe('vgic-lab bench', () => {
       expect(byName.get(`transport.${f}-postmessage`)!.baseline).toBe(`transport.${f}-shared-memory`);
       expect(byName.get(`transport.${f}-shared-memory`)!.targets.map((t) => t.against)).toEqual([`transport.${f}-postmessage`]);
     }
+    expect(byName.get('mailbox.raw-ring-batched')!.baseline).toBe('mailbox.raw-ring');
+    expect(byName.get('lock.mutex-async')!.baseline).toBe('lock.async-mutex');
+    expect(byName.get('rpc.comlink')!.baseline).toBe('rpc.postmessage-rtt');
+    expect(byName.get('rpc.comlink-w2w')!.baseline).toBe('rpc.postmessage-rtt-w2w');
+    expect(byName.get('rpc.piscina-16')!.baseline).toBe('rpc.postmessage-pipelined-16');
   });
 
   it('runs a selection together with the baselines it needs, and prints a table', async () => {

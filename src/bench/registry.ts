@@ -10,6 +10,7 @@ import { saveRestoreBenchmarks } from './suites/save-restore.js';
 import { validatorBenchmarks } from './suites/validator.js';
 import { scheduleBenchmarks } from './suites/schedule.js';
 import { transportBenchmarks } from './suites/transport.js';
+import { rpcBenchmarks } from './suites/rpc.js';
 import type { Benchmark } from './types.js';
 
 export const SUITES: readonly (readonly Benchmark[])[] = [
@@ -21,6 +22,7 @@ export const SUITES: readonly (readonly Benchmark[])[] = [
   validatorBenchmarks,
   scheduleBenchmarks,
   transportBenchmarks,
+  rpcBenchmarks,
 ];
 
 export function allBenchmarks(): Benchmark[] {

@@ -130,6 +130,9 @@ export function toJson(report: Report): unknown {
       max: sig(f.summary?.max),
       mean: sig(f.summary?.mean),
       reps: f.summary?.reps ?? 0,
+      // Median of each round (round order), so a comparison can pair a figure with its baseline round by round.
+      // Added after the first documents: readers treat it as optional.
+      rounds: f.roundMedians.map((v) => sig(v)),
       rep: f.rep,
       baseline: f.baseline,
       ratio: sig(f.ratio),

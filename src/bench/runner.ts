@@ -45,6 +45,8 @@ export interface Figure {
   /** Not selected, run because a selected figure compares with it. */
   pulledIn: boolean;
   summary: Summary | null;
+  /** Median of each round's repetitions, in round order (pairs a figure with its baseline round by round); empty if it failed. */
+  roundMedians: number[];
   rep: string | null;
   error: string | null;
   durationMs: number;
@@ -69,14 +71,14 @@ export interface SuiteOptions {
   pulledIn?: ReadonlySet<string>;
 }
 
-interface Raw { values: number[]; rep: string | null; error: string | null; durationMs: number }
+interface Raw { values: number[]; rounds: number[]; rep: string | null; error: string | null; durationMs: number }
 
 export async function runSuite(benchmarks: readonly Benchmark[], opts: SuiteOptions): Promise<Report> {
   const budget = BUDGETS[opts.budget];
   const startedAt = new Date();
   const t0 = performance.now();
   const load0 = os.loadavg()[0]!;
-  const raw = new Map<string, Raw>(benchmarks.map((b) => [b.name, { values: [], rep: null, error: null, durationMs: 0 }]));
+  const raw = new Map<string, Raw>(benchmarks.map((b) => [b.name, { values: [], rounds: [], rep: null, error: null, durationMs: 0 }]));
   const groups = [...new Set(benchmarks.map((b) => b.group))];
   for (const group of groups) {
     await runGroup(benchmarks.filter((b) => b.group === group), budget, raw, opts.progress);
@@ -100,6 +102,7 @@ export async function runSuite(benchmarks: readonly Benchmark[], opts: SuiteOpti
       bench: b,
       pulledIn: opts.pulledIn?.has(b.name) ?? false,
       summary,
+      roundMedians: summary === null ? [] : r.rounds,
       rep: r.rep,
       error: r.error,
       durationMs: r.durationMs,
@@ -162,7 +165,10 @@ async function runGroup(group: readonly Benchmark[], budget: Budget, raw: Map<st
         if (s === undefined) continue;
         progress?.(`${b.group} round ${round + 1}/${budget.rounds}: ${b.name}`);
         try {
-          raw.get(b.name)!.values.push(...await timed(b, () => s.sample(round)));
+          const values = await timed(b, () => s.sample(round));
+          const r = raw.get(b.name)!;
+          r.values.push(...values);
+          if (values.length > 0) r.rounds.push(summarize(values).median);
         } catch (e) {
           await fail(b, e);
         }

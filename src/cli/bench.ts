@@ -4,10 +4,19 @@
  * table (or one JSON document). Names are benchmark names, group names or
  * globs; baselines of what is selected always run too. Missed targets do not
  * fail the command; a benchmark that crashes does (exit 1).
+ *
+ * `vgic-lab bench --compare old.json new.json` compares two --json outputs
+ * instead (src/bench/compare.ts): exit 0, 1 with --fail-on-regression when a
+ * figure got slower, 2 for usage errors and unreadable files.
  */
-import { allBenchmarks, renderText, runSuite, select, toJson, type BudgetName } from '../bench/index.js';
+import { readFile } from 'node:fs/promises';
+import {
+  allBenchmarks, compareDocs, DEFAULT_MIN_CHANGE, compareToJson, parseDoc, renderCompareText, renderText, runSuite, select, toJson,
+  type BenchDoc, type BudgetName,
+} from '../bench/index.js';
 
 const USAGE = `usage: vgic-lab bench [name|group|glob ...] [options]
+       vgic-lab bench --compare old.json new.json [--json] [--fail-on-regression] [--min-change PCT]
 
 options:
   --json     print one JSON document (same figures, plus machine info) instead of the table
@@ -15,17 +24,39 @@ options:
   --smoke    a tiny budget that only checks every benchmark runs (figures are meaningless)
   --list     list the benchmarks and exit
   -h, --help this help
+
+  --compare old.json new.json
+             compare two --json outputs: per figure old and new median, change, and a
+             verdict (faster / slower / same (within noise)); figures with a baseline in
+             both runs are judged by their ratio to it, which cancels machine drift
+  --fail-on-regression
+             with --compare: exit 1 if any figure is slower
+  --min-change PCT
+             with --compare: smallest change that counts, in percent (default 5)
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let json = false, list = false;
-  let budget: BudgetName = 'full';
+  let json = false, list = false, compare = false, failOnRegression = false;
+  let minChange: number | null = null;
+  let budget: BudgetName | null = null;
   const names: string[] = [];
-  for (const a of argv) {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
     if (a === '--json') json = true;
     else if (a === '--quick') budget = 'quick';
     else if (a === '--smoke') budget = 'smoke';
     else if (a === '--list') list = true;
+    else if (a === '--compare') compare = true;
+    else if (a === '--fail-on-regression') failOnRegression = true;
+    else if (a === '--min-change' || a.startsWith('--min-change=')) {
+      const v = a === '--min-change' ? argv[++i] : a.slice('--min-change='.length);
+      const pct = v === undefined || v.trim() === '' ? NaN : Number(v);
+      if (!Number.isFinite(pct) || pct < 0) {
+        process.stderr.write(`vgic-lab bench: --min-change takes a percentage >= 0, not ${v ?? 'nothing'}\n${USAGE}`);
+        return 2;
+      }
+      minChange = pct / 100;
+    }
     else if (a === '-h' || a === '--help') {
       process.stdout.write(USAGE);
       return 0;
@@ -33,6 +64,17 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`vgic-lab bench: unknown option ${a}\n${USAGE}`);
       return 2;
     } else names.push(a);
+  }
+  if (compare) {
+    if (names.length !== 2 || list || budget !== null) {
+      process.stderr.write(`vgic-lab bench: --compare takes exactly two files (old.json new.json) and no --list/--quick/--smoke\n${USAGE}`);
+      return 2;
+    }
+    return runCompare(names[0]!, names[1]!, { json, failOnRegression, minChange: minChange ?? DEFAULT_MIN_CHANGE });
+  }
+  if (failOnRegression || minChange !== null) {
+    process.stderr.write(`vgic-lab bench: --fail-on-regression and --min-change go with --compare\n${USAGE}`);
+    return 2;
   }
   const all = allBenchmarks();
   if (list) {
@@ -47,11 +89,28 @@ export async function run(argv: string[]): Promise<number> {
   }
   const tty = process.stderr.isTTY === true;
   const report = await runSuite(sel.benchmarks, {
-    budget,
+    budget: budget ?? 'full',
     pulledIn: sel.pulledIn,
     ...(tty ? { progress: (line: string) => process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns || 80) - 1)}`) } : {}),
   });
   if (tty) process.stderr.write('\r\x1b[K');
   process.stdout.write(json ? `${JSON.stringify(toJson(report), null, 2)}\n` : renderText(report));
   return report.figures.some((f) => f.error !== null) ? 1 : 0;
+}
+
+async function runCompare(
+  oldFile: string, newFile: string, o: { json: boolean; failOnRegression: boolean; minChange: number },
+): Promise<number> {
+  const docs: BenchDoc[] = [];
+  for (const file of [oldFile, newFile]) {
+    try {
+      docs.push(parseDoc(await readFile(file, 'utf8')));
+    } catch (e) {
+      process.stderr.write(`vgic-lab bench --compare: cannot read ${file}: ${(e as Error).message}\n`);
+      return 2;
+    }
+  }
+  const r = compareDocs(docs[0]!, docs[1]!, { files: { old: oldFile, new: newFile }, minChange: o.minChange });
+  process.stdout.write(o.json ? `${JSON.stringify(compareToJson(r), null, 2)}\n` : renderCompareText(r));
+  return o.failOnRegression && r.summary.slower > 0 ? 1 : 0;
 }

@@ -10,7 +10,9 @@
  * So a repetition is the wall time of the whole batch, from the first send to
  * the consumer having handled the last message, timed on one thread (the
  * producer's clock); per-message cost = BATCH_NS / count. Every transport
- * (mailbox, raw ring, postMessage, later comlink/piscina) uses this protocol.
+ * between two workers (mailbox, raw rings, postMessage, the rpc figures'
+ * worker -> worker calls) uses this protocol; main -> worker rpc figures time
+ * the same fixed-count batch on the main thread (suites/rpc.ts).
  */
 
 /** Control block words, each hot one on its own cache line. */

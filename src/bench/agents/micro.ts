@@ -8,11 +8,13 @@
 import { parentPort } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 
-/** What a micro factory returns: `batch` performs `ops` operations per call. */
-export interface MicroBatch {
-  ops: number;
-  batch: () => void;
-}
+/**
+ * What a micro factory returns: `batch` performs `ops` operations per call.
+ * An async batch (async: true) is awaited inside tinybench's timed window.
+ */
+export type MicroBatch =
+  | { ops: number; async?: false; batch: () => void }
+  | { ops: number; async: true; batch: () => Promise<void> };
 
 export interface MicroData { module: string; factory: string; arg: unknown }
 export interface MicroRequest { timeMs: number; warmupMs: number; minSamples: number }
@@ -27,9 +29,9 @@ export function sink(v: number): void {
 
 export async function serve(d: MicroData): Promise<void> {
   const mod = (await import(d.module)) as Record<string, (arg: unknown) => MicroBatch>;
-  const { batch } = mod[d.factory]!(d.arg);
+  const micro = mod[d.factory]!(d.arg);
   const port = parentPort!;
-  port.on('message', (req: MicroRequest) => {
+  port.on('message', async (req: MicroRequest) => {
     try {
       const bench = new Bench({
         time: req.timeMs,
@@ -40,8 +42,8 @@ export async function serve(d: MicroData): Promise<void> {
         retainSamples: true,
         throws: true,
       });
-      bench.add(d.factory, batch, { async: false });
-      const r = bench.runSync()[0]!.result;
+      bench.add(d.factory, micro.batch, { async: micro.async === true });
+      const r = (micro.async === true ? await bench.run() : bench.runSync())[0]!.result;
       if (r.state !== 'completed' || r.latency.samples === undefined) throw new Error(`tinybench: task ended ${r.state}`);
       port.postMessage({ samplesMs: [...r.latency.samples] } satisfies MicroReply);
     } catch (e) {

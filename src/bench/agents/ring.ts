@@ -9,6 +9,10 @@
  * so it never burns a CPU the consumer needs for long.
  * The least a shared-memory queue with the same wake-up behaviour can cost.
  *
+ * The batched variant (stage + publish, readLoopBatched) differs in one
+ * thing only: the producer publishes its tail (and checks the doorbell) once
+ * per PUBLISH_EVERY messages, the consumer its head once per drained batch.
+ *
  * The ring lives in page-aligned shared memory (alignedShared), so every slot
  * is exactly one cache line. A plain SharedArrayBuffer comes from malloc and
  * is only 16-byte aligned: its slots then straddle two lines and the figure
@@ -24,6 +28,8 @@ const RING_BASE = 48;
 const PAYLOAD = SLOT_WORDS - 1;
 /** Same batch size and spin count as the actor host's drain. */
 const BATCH = 64, SPINS = 200;
+/** How long the batched reader spins on an empty ring before parking (a few batches' worth of writing). */
+const BATCHED_SPIN_MS = 0.05;
 /** A writer facing a full ring spins this long before parking. */
 const FULL_SPIN_MS = 0.1;
 
@@ -61,6 +67,33 @@ export class Writer {
     r[base] = PAYLOAD;
     for (let w = 0; w < PAYLOAD; w++) r[base + 1 + w] = src[at + w]!;
     this.tail = (this.tail + 1) | 0;
+    Atomics.store(r, TAIL, this.tail);
+    if (Atomics.load(r, PARKED) !== 0) {
+      Atomics.add(r, WAKE, 1);
+      Atomics.notify(r, WAKE);
+    }
+  }
+
+  /**
+   * Batched writing: copy the message into the next slot without publishing
+   * it (readers cannot see it until publish()). A full ring publishes what is
+   * staged first, so the reader can drain while this writer waits.
+   */
+  stage(src: Int32Array, at: number): void {
+    const r = this.r;
+    if (((this.tail - this.headSeen) | 0) >= this.cap) {
+      this.publish();
+      this.headSeen = this.waitForSpace();
+    }
+    const base = RING_BASE + (this.tail & this.mask) * SLOT_WORDS;
+    r[base] = PAYLOAD;
+    for (let w = 0; w < PAYLOAD; w++) r[base + 1 + w] = src[at + w]!;
+    this.tail = (this.tail + 1) | 0;
+  }
+
+  /** Publish every staged message with one tail store; ring the doorbell if the reader is parked. */
+  publish(): void {
+    const r = this.r;
     Atomics.store(r, TAIL, this.tail);
     if (Atomics.load(r, PARKED) !== 0) {
       Atomics.add(r, WAKE, 1);
@@ -122,6 +155,44 @@ export function readLoop(r: Int32Array, capacity: number, handle: (r: Int32Array
   }
 }
 
+/**
+ * readLoop with the head published once per drained batch (up to BATCH
+ * messages) instead of after every message. Never returns.
+ */
+export function readLoopBatched(r: Int32Array, capacity: number, handle: (r: Int32Array, base: number) => void): never {
+  const mask = capacity - 1;
+  let head = Atomics.load(r, HEAD);
+  for (;;) {
+    const tail = Atomics.load(r, TAIL);
+    const n = Math.min((tail - head) | 0, BATCH);
+    if (n > 0) {
+      for (let k = 0; k < n; k++) {
+        handle(r, RING_BASE + (head & mask) * SLOT_WORDS);
+        head = (head + 1) | 0;
+      }
+      Atomics.store(r, HEAD, head);
+      if (Atomics.load(r, P_PARKED) !== 0) {
+        Atomics.add(r, SPACE, 1);
+        Atomics.notify(r, SPACE);
+      }
+      continue;
+    }
+    // Spin for a while, not a count: the writer fills a whole batch before
+    // publishing, which takes longer than SPINS loads.
+    const t0 = performance.now();
+    let spins = 0;
+    while (Atomics.load(r, TAIL) === head && ((++spins & 63) !== 0 || performance.now() - t0 < BATCHED_SPIN_MS));
+    if (Atomics.load(r, TAIL) !== head) continue;
+    const seen = Atomics.load(r, WAKE);
+    Atomics.store(r, PARKED, 1);
+    if (Atomics.load(r, TAIL) === head) Atomics.wait(r, WAKE, seen, PARK_SLICE_MS);
+    Atomics.store(r, PARKED, 0);
+  }
+}
+
+/** Messages per tail publication of the batched producer (the consumer's drain batch). */
+export const PUBLISH_EVERY = BATCH;
+
 /** The producer agent: `count` messages through one ring, timed by the batch protocol. */
 export function producer(d: RingData): void {
   const out = new Writer(new Int32Array(d.ring), d.capacity);
@@ -140,6 +211,28 @@ export function consumer(d: RingData): never {
   const counter = new BatchCounter(new Int32Array(d.ctl), d.count);
   ready(new Int32Array(d.ctl));
   return readLoop(new Int32Array(d.ring), d.capacity, checksum(counter));
+}
+
+/** The batched producer: the tail is published once per PUBLISH_EVERY messages and after the batch's last one. */
+export function producerBatched(d: RingData): void {
+  const out = new Writer(new Int32Array(d.ring), d.capacity);
+  const msg = new Int32Array(PAYLOAD);
+  for (let i = 0; i < PAYLOAD; i++) msg[i] = i;
+  const ctl = new Int32Array(d.ctl);
+  const last = d.count - 1;
+  ready(ctl);
+  producerLoop(ctl, new Float64Array(d.ctl), d.count, (i) => {
+    msg[0] = i;
+    out.stage(msg, 0);
+    if ((i + 1) % PUBLISH_EVERY === 0 || i === last) out.publish();
+  });
+}
+
+/** The batched consumer: head published once per drained batch. */
+export function consumerBatched(d: RingData): never {
+  const counter = new BatchCounter(new Int32Array(d.ctl), d.count);
+  ready(new Int32Array(d.ctl));
+  return readLoopBatched(new Int32Array(d.ring), d.capacity, checksum(counter));
 }
 
 /** A slot handler that sums the payload (so reads cannot be elided) and counts the message. */

@@ -3,8 +3,13 @@
  * against the bare pair of atomics it cannot do without (issue 2). Each
  * figure runs on tinybench on a thread of its own (see micro.ts); the
  * batches live in agents/lock.ts and feed every result to a sink.
+ *
+ * The async figures (agents/async-lock.ts): Mutex.lockAsync() + unlock(), the
+ * main thread's way in, uncontended, against async-mutex (what a user would
+ * take for async sections on one thread) and against one bare `await`.
  */
 import type { LockStatLevel } from '../../sync/arena.js';
+import { ASYNC_OPS } from '../agents/async-lock.js';
 import { OPS } from '../agents/lock.js';
 import { microSession } from '../micro.js';
 import type { Benchmark } from '../types.js';
@@ -47,6 +52,43 @@ const nestedOn: Benchmark = {
   open: (ctx) => microSession(ctx, 'lock', 'mutexNested', true, OPS),
 };
 
+const awaitFloor: Benchmark = {
+  name: 'lock.await-floor',
+  group: 'lock',
+  title: 'one `await` of an already-resolved value (the least an awaited acquire costs)',
+  unit: 'ns/op',
+  open: (ctx) => microSession(ctx, 'async-lock', 'awaitFloor', null, ASYNC_OPS),
+};
+
+const asyncMutex: Benchmark = {
+  name: 'lock.async-mutex',
+  group: 'lock',
+  title: 'async-mutex Mutex: release = await acquire(); release(), uncontended, one thread',
+  unit: 'ns/op',
+  baseline: awaitFloor.name,
+  open: (ctx) => microSession(ctx, 'async-lock', 'asyncMutexAcquire', null, ASYNC_OPS),
+};
+
+const asyncMutexExclusive: Benchmark = {
+  name: 'lock.async-mutex-exclusive',
+  group: 'lock',
+  title: 'async-mutex Mutex: await runExclusive(() => 1), uncontended, one thread',
+  unit: 'ns/op',
+  baseline: awaitFloor.name,
+  open: (ctx) => microSession(ctx, 'async-lock', 'asyncMutexRunExclusive', null, ASYNC_OPS),
+};
+
+const mutexAsync: Benchmark = {
+  name: 'lock.mutex-async',
+  group: 'lock',
+  title: "Mutex: await lockAsync() + unlock(), uncontended, lock_stat 'off' (the main thread's acquire)",
+  unit: 'ns/op',
+  baseline: asyncMutex.name,
+  compare: [awaitFloor.name, 'lock.mutex-off'],
+  open: (ctx) => microSession(ctx, 'async-lock', 'mutexLockAsync', null, ASYNC_OPS),
+};
+
 export const lockBenchmarks: Benchmark[] = [
   barePair, mutexBench('off'), mutexBench('counts'), mutexBench('full'), nestedOff, nestedOn,
+  awaitFloor, asyncMutex, asyncMutexExclusive, mutexAsync,
 ];
