@@ -9,7 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   stress: { summary: 'run the stress scenarios (default: all) and check their verdicts; --json, --seed, --schedule', load: () => import('./stress.js') },
   replay: { summary: 'rerun a stress scenario from the replay token a failure printed', load: () => import('./replay.js') },
   campaign: { summary: 'run scenarios over many seeds in parallel; dedupe what they found: --seeds --from --concurrency', load: () => import('./campaign.js') },
-  bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick', load: () => import('./bench.js') },
+  bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick, --compare old.json new.json', load: () => import('./bench.js') },
   curves: { summary: 'scaling curves (vCPUs, ITSs, table size, memory) as SVG charts + JSON; --quick, --json, --out DIR', load: () => import('./curves.js') },
 };
 
