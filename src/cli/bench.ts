@@ -10,6 +10,8 @@
  * figure got slower, 2 for usage errors and unreadable files.
  */
 import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { usageError } from './stress-options.js';
 import {
   allBenchmarks, compareDocs, DEFAULT_MIN_CHANGE, compareToJson, parseDoc, renderCompareText, renderText, runSuite, select, toJson,
   type BenchDoc, type BudgetName,
@@ -36,46 +38,35 @@ options:
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let json = false, list = false, compare = false, failOnRegression = false;
+  const { values, positionals: names } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      json: { type: 'boolean' }, quick: { type: 'boolean' }, smoke: { type: 'boolean' }, list: { type: 'boolean' },
+      compare: { type: 'boolean' }, 'fail-on-regression': { type: 'boolean' }, 'min-change': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const json = values.json === true, list = values.list === true, compare = values.compare === true;
+  const failOnRegression = values['fail-on-regression'] === true;
+  const budget: BudgetName | null = values.smoke ? 'smoke' : values.quick ? 'quick' : null;
   let minChange: number | null = null;
-  let budget: BudgetName | null = null;
-  const names: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--json') json = true;
-    else if (a === '--quick') budget = 'quick';
-    else if (a === '--smoke') budget = 'smoke';
-    else if (a === '--list') list = true;
-    else if (a === '--compare') compare = true;
-    else if (a === '--fail-on-regression') failOnRegression = true;
-    else if (a === '--min-change' || a.startsWith('--min-change=')) {
-      const v = a === '--min-change' ? argv[++i] : a.slice('--min-change='.length);
-      const pct = v === undefined || v.trim() === '' ? NaN : Number(v);
-      if (!Number.isFinite(pct) || pct < 0) {
-        process.stderr.write(`vgic-lab bench: --min-change takes a percentage >= 0, not ${v ?? 'nothing'}\n${USAGE}`);
-        return 2;
-      }
-      minChange = pct / 100;
-    }
-    else if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE);
-      return 0;
-    } else if (a.startsWith('-')) {
-      process.stderr.write(`vgic-lab bench: unknown option ${a}\n${USAGE}`);
-      return 2;
-    } else names.push(a);
+  const v = values['min-change'];
+  if (v !== undefined) {
+    const pct = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(pct) || pct < 0) throw usageError(`--min-change takes a percentage >= 0, not ${v}\n${USAGE}`);
+    minChange = pct / 100;
   }
   if (compare) {
     if (names.length !== 2 || list || budget !== null) {
-      process.stderr.write(`vgic-lab bench: --compare takes exactly two files (old.json new.json) and no --list/--quick/--smoke\n${USAGE}`);
-      return 2;
+      throw usageError(`--compare takes exactly two files (old.json new.json) and no --list/--quick/--smoke\n${USAGE}`);
     }
     return runCompare(names[0]!, names[1]!, { json, failOnRegression, minChange: minChange ?? DEFAULT_MIN_CHANGE });
   }
-  if (failOnRegression || minChange !== null) {
-    process.stderr.write(`vgic-lab bench: --fail-on-regression and --min-change go with --compare\n${USAGE}`);
-    return 2;
-  }
+  if (failOnRegression || minChange !== null) throw usageError(`--fail-on-regression and --min-change go with --compare\n${USAGE}`);
   const all = allBenchmarks();
   if (list) {
     const w = Math.max(...all.map((b) => b.name.length));

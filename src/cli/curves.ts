@@ -9,6 +9,8 @@
  */
 import { CURVES, failures, renderText, runCurves, selectCurves, toJson, writeCurves } from '../bench/curves/index.js';
 import type { BudgetName } from '../bench/types.js';
+import { parseArgs } from 'node:util';
+import { usageError } from './stress-options.js';
 
 const USAGE = `usage: vgic-lab curves [curve|glob ...] [options]
 
@@ -26,30 +28,20 @@ RSS readings follow a gc() when node runs with --expose-gc (npm run curves does)
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let json = false, list = false, out = 'bench-curves';
-  let budget: BudgetName = 'full';
-  const names: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--json') json = true;
-    else if (a === '--quick') budget = 'quick';
-    else if (a === '--smoke') budget = 'smoke';
-    else if (a === '--list') list = true;
-    else if (a === '--out' || a.startsWith('--out=')) {
-      const v = a === '--out' ? argv[++i] : a.slice('--out='.length);
-      if (v === undefined || v === '') {
-        process.stderr.write(`vgic-lab curves: --out needs a directory\n${USAGE}`);
-        return 2;
-      }
-      out = v;
-    } else if (a === '-h' || a === '--help') {
-      process.stdout.write(USAGE);
-      return 0;
-    } else if (a.startsWith('-')) {
-      process.stderr.write(`vgic-lab curves: unknown option ${a}\n${USAGE}`);
-      return 2;
-    } else names.push(a);
+  const { values, positionals: names } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      out: { type: 'string' }, json: { type: 'boolean' }, quick: { type: 'boolean' }, smoke: { type: 'boolean' },
+      list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
   }
+  if (values.out === '') throw usageError(`--out needs a directory\n${USAGE}`);
+  const json = values.json === true, list = values.list === true, out = values.out ?? 'bench-curves';
+  const budget: BudgetName = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
   if (list) {
     const w = Math.max(...CURVES.map((c) => c.name.length));
     for (const c of CURVES) process.stdout.write(`${c.name.padEnd(w)}  ${c.title}\n`);
