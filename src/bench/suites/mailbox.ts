@@ -39,19 +39,24 @@ async function withAgents(f: (agents: Agents) => Promise<Session>): Promise<Sess
   }
 }
 
+/** The raw ring between two agents of agents/ring.ts, per message or batched (the entry names say which). */
+function rawRingSession(ctx: RunContext, consumer: string, producer: string): Promise<Session> {
+  return withAgents(async (agents) => {
+    const { buffer, i32, f64 } = controlBlock();
+    const o = batchOpts(ctx);
+    const data = { ring: alignedShared(ringWords(CAPACITY) * 4), capacity: CAPACITY, ctl: buffer, count: o.count };
+    agents.spawn(agentModule('ring'), consumer, data);
+    agents.spawn(agentModule('ring'), producer, data);
+    return batchSession(agents, ctx, i32, f64, o);
+  });
+}
+
 const rawRing: Benchmark = {
   name: 'mailbox.raw-ring',
   group: 'mailbox',
   title: 'hand-written SPSC ring in page-aligned shared memory, 16-word slots x 1024, tail/head published per message, consumer drains then parks',
   unit: 'ns/msg',
-  open: (ctx) => withAgents(async (agents) => {
-    const { buffer, i32, f64 } = controlBlock();
-    const o = batchOpts(ctx);
-    const data = { ring: alignedShared(ringWords(CAPACITY) * 4), capacity: CAPACITY, ctl: buffer, count: o.count };
-    agents.spawn(agentModule('ring'), 'consumer', data);
-    agents.spawn(agentModule('ring'), 'producer', data);
-    return batchSession(agents, ctx, i32, f64, o);
-  }),
+  open: (ctx) => rawRingSession(ctx, 'consumer', 'producer'),
 };
 
 const rawRingBatched: Benchmark = {
@@ -60,14 +65,7 @@ const rawRingBatched: Benchmark = {
   title: 'the same ring, the producer publishing its tail once per 64 messages (and after the last), the consumer its head once per drained batch of <= 64',
   unit: 'ns/msg',
   baseline: rawRing.name,
-  open: (ctx) => withAgents(async (agents) => {
-    const { buffer, i32, f64 } = controlBlock();
-    const o = batchOpts(ctx);
-    const data = { ring: alignedShared(ringWords(CAPACITY) * 4), capacity: CAPACITY, ctl: buffer, count: o.count };
-    agents.spawn(agentModule('ring'), 'consumerBatched', data);
-    agents.spawn(agentModule('ring'), 'producerBatched', data);
-    return batchSession(agents, ctx, i32, f64, o);
-  }),
+  open: (ctx) => rawRingSession(ctx, 'consumerBatched', 'producerBatched'),
 };
 
 const postMessage: Benchmark = {
