@@ -1,0 +1,250 @@
+/**
+ * Fuzz target 'commands': random ITS command streams, valid and malformed
+ * (commands-stream.ts), run by a guest program on vCPU 0 of a live VM
+ * (commands-guest.ts) while vCPUs 1..n handle LPIs and the VMM signals MSIs
+ * at the same time. Per case:
+ *
+ *  1. the guest empties the ITS and maps the reserved device again;
+ *  2. the guest runs the stream, checking what a guest observes (CREADR ==
+ *     CWRITER after every store, spec 9.10-9.13; a disabled ITS runs
+ *     nothing; CBASER/CWRITER read-back), while the VMM signals MSIs to the
+ *     reserved events and random ones;
+ *     Some cases also run an injector thread on one reserved event;
+ *  3. the VMM pauses the VM and checks: no fault, no vCPU exited, no lock
+ *     held; conservation: every reserved LPI an MSI made pending (the MSI
+ *     returned 1) is still pending or was delivered since (delivered count
+ *     read before the MSI); SAVE_TABLES returns 0, or -EINVAL exactly when
+ *     an ITE's collection was removed (the model's defined outcome, spec
+ *     5.2); an MSI to every mapping left, and to the case's other MSI
+ *     targets, returns what the translation now says (spec 4.2: a stale
+ *     translation-cache entry would answer 1 for a mapping that is gone,
+ *     spec 4.4); then it resumes and waits until every reserved LPI left
+ *     pending has been delivered (nothing lost, nothing hangs).
+ *
+ * MSI results must be what spec 4 allows: the reserved events 1 (or
+ * -EBUSY while the case had the ITS disabled), others 1, 0, -EBUSY or
+ * -EINVAL; signalMsi never throws.
+ *
+ * Sabotage (self-test): the stream may touch the reserved range, which
+ * breaks conservation or the reserved MSIs' results.
+ */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type fc from 'fast-check';
+import { createVm, type GicVm } from '../../create-vm.js';
+import { EBUSY, EINVAL, errnoName } from '../../uapi/errno.js';
+import { KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_GRP_CTRL } from '../../uapi/kvm.js';
+import { GITS_TRANSLATER } from '../../uapi/gits.js';
+import { runInjectors } from '../../vgic/injectors.js';
+import { defaultItsBase } from '../../vgic/layout.js';
+import { F_PENDING } from '../../vgic/vgic-state.js';
+import { waitUntil } from '../../sync/wait.js';
+import type { ItsSnapshot } from '../../vgic/its/its.js';
+import { GUEST_READY, VmmChannel } from './channel.js';
+import type { CommandsGuestArgs, CommandsReply } from './commands-guest.js';
+import { streamArbitraries, type CommandsCase, type FuzzMsi, type StreamLayout } from './commands-stream.js';
+import { count, FuzzFailure, resultName, type FuzzSession, type FuzzTarget, type FuzzTargetOptions } from './types.js';
+import { bounded, destroyVm, expectHealthy, expectNoLocksHeld } from './vm-checks.js';
+
+const GUEST = new URL('./commands-guest.js', import.meta.url).href;
+const MiB = 0x10_0000;
+const RAM_BASE = 0x4000_0000;
+const RAM_BYTES = 32 * MiB;
+const NR_VCPUS = 3;
+const CHANNEL = RAM_BASE + 8 * MiB;
+const RESERVED = { deviceId: 0xbeef, icid: 0x55, vcpu: 1, ittAddr: RAM_BASE + 9 * MiB, eventIdBits: 2, firstIntid: 8192 + 512, intids: 4 };
+export const COMMANDS_LAYOUT: StreamLayout = {
+  ramBase: RAM_BASE,
+  ramEnd: RAM_BASE + RAM_BYTES,
+  protect: { base: RAM_BASE, size: 16 * MiB },
+  pool: { base: RAM_BASE + 16 * MiB, size: 16 * MiB },
+  nrVcpus: NR_VCPUS,
+  reserved: RESERVED,
+  lpis: { first: 8192, count: 512 },
+};
+const DOORBELL = defaultItsBase(0) + GITS_TRANSLATER;
+/** Each MSI loop sends at least this many MSIs per case, however fast the guest is. */
+const MIN_MSIS = 8;
+const HANG_MS = 30_000;
+
+function guestArgs(): CommandsGuestArgs {
+  return {
+    channel: CHANNEL,
+    region: { base: RAM_BASE + 0x1_0000, size: 8 * MiB - 0x1_0000 },
+    queueBytes: 0x1000,
+    lpis: { first: 8192, count: 1024, disabledEvery: 7, priority: 0xa0 },
+    protect: COMMANDS_LAYOUT.protect,
+    reserved: {
+      deviceId: RESERVED.deviceId, ittAddr: RESERVED.ittAddr, eventIdBits: RESERVED.eventIdBits, icid: RESERVED.icid, vcpu: RESERVED.vcpu,
+      events: Array.from({ length: RESERVED.intids }, (_, e) => ({ eventId: e, intid: RESERVED.firstIntid + e })),
+    },
+  };
+}
+
+function msiAddress(m: FuzzMsi): number {
+  return m.at === 'doorbell' ? DOORBELL : m.at === 'frame' ? defaultItsBase(0) + m.offset : 0x1000 + (m.offset & ~0xfff);
+}
+
+class CommandsSession implements FuzzSession<CommandsCase> {
+  private vm: GicVm | undefined;
+  private ch: VmmChannel | undefined;
+  readonly stats: Record<string, number> = {};
+
+  async run(c: CommandsCase): Promise<void> {
+    try {
+      const { vm, ch } = await this.ensure();
+      await runCase(vm, ch, c, this.stats);
+    } catch (e) {
+      // Whatever state the VM is in now, the next case starts on a fresh one.
+      await this.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    const vm = this.vm;
+    this.vm = this.ch = undefined;
+    if (vm !== undefined) await destroyVm(vm);
+  }
+
+  private async ensure(): Promise<{ vm: GicVm; ch: VmmChannel }> {
+    if (this.vm !== undefined && this.ch !== undefined) return { vm: this.vm, ch: this.ch };
+    const vm = await createVm({
+      vcpus: NR_VCPUS, memory: RAM_BYTES, lockStat: 'counts', gic: { its: 1 },
+      guest: { module: GUEST, args: guestArgs() },
+    });
+    this.vm = vm;
+    count(this.stats, 'VMs');
+    if ((await vm.start()) !== 0) throw new FuzzFailure('VM start failed');
+    const ch = new VmmChannel(vm.rt.mem, CHANNEL);
+    const st = await ch.ready(HANG_MS);
+    if (st !== GUEST_READY) {
+      throw new FuzzFailure(`the commands guest did not come up: ${st === undefined ? 'timeout' : errnoName(st)}; ${JSON.stringify(vm.vcpuExit(0) ?? vm.faults)}`);
+    }
+    this.ch = ch;
+    return { vm, ch };
+  }
+}
+
+async function call(ch: VmmChannel, req: unknown, what: string): Promise<CommandsReply> {
+  const r = await ch.call<CommandsReply>(req, HANG_MS);
+  if (r === undefined) throw new FuzzFailure(`hang: the guest did not finish ${what} within ${HANG_MS} ms`);
+  if (r.violations.length > 0) throw new FuzzFailure(`${what}: ${r.violations.join('; ')}`);
+  return r;
+}
+
+async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, stats: Record<string, number>): Promise<void> {
+  await call(ch, { op: 'reset' }, 'the reset');
+  const g = vm.gic.vgic;
+  const disabling = c.actions.some((a) => a.a === 'disabled' || a.a === 'cbaser');
+  /** Per reserved LPI: the delivered count before the latest MSI that returned 1. */
+  const ledger = new Map<number, number>();
+  let done = false;
+  const run = call(ch, { op: 'run', actions: c.actions }, 'the stream').finally(() => (done = true));
+  run.catch(() => {}); // awaited below; the MSI loops must not leave it unhandled meanwhile
+
+  const reservedMsis = async (): Promise<void> => {
+    for (let i = 0; !done || i < MIN_MSIS; i++) {
+      const e = i % RESERVED.intids;
+      const intid = RESERVED.firstIntid + e;
+      const before = g.delivered(intid);
+      const r = await vm.signalMsi({ address: DOORBELL, data: e, devid: RESERVED.deviceId });
+      count(stats, `reserved MSI ${resultName(r)}`);
+      if (r === 1) ledger.set(intid, Math.max(ledger.get(intid) ?? -1, before));
+      else if (!(r === -EBUSY && disabling)) {
+        throw new FuzzFailure(`MSI to reserved event ${e} returned ${resultName(r)}${r === -EBUSY ? ' though the ITS stayed enabled' : ': its translation changed'} (spec 4.2)`);
+      }
+      await yieldToLoop(); // a cache hit never leaves the microtask queue: let the reply's wake-up in
+    }
+  };
+  const randomMsis = async (): Promise<void> => {
+    if (c.msis.length === 0) return;
+    for (let i = 0; !done || i < MIN_MSIS; i++) {
+      const m = c.msis[i % c.msis.length]!;
+      const r = await vm.signalMsi({ address: msiAddress(m), data: m.data, devid: m.devid, flags: m.flags });
+      count(stats, `other MSI ${resultName(r)}`);
+      if (![1, 0, -EBUSY, -EINVAL].includes(r)) throw new FuzzFailure(`MSI ${JSON.stringify(m)} returned ${r} (spec 4.2 allows 1, 0, -EBUSY, -EINVAL)`);
+      await yieldToLoop();
+    }
+  };
+  const injected = async (): Promise<void> => {
+    if (c.injector === null) return;
+    const intid = RESERVED.firstIntid + c.injector.event;
+    const before = g.delivered(intid);
+    const [res] = await runInjectors(vm.gic.injectorHandle(), [{
+      msis: [{ address: DOORBELL, data: c.injector.event, devid: RESERVED.deviceId }], rounds: c.injector.rounds,
+    }]);
+    count(stats, 'injector MSIs', c.injector.rounds);
+    if (res!.blocked > 0) throw new FuzzFailure(`the injector's MSIs to reserved event ${c.injector.event} returned 0 ${res!.blocked} times: its translation changed`);
+    if (res!.errors > 0 && !(disabling && res!.firstError === -EBUSY)) {
+      throw new FuzzFailure(`the injector's MSIs to reserved event ${c.injector.event} failed ${res!.errors} times (first ${resultName(res!.firstError!)})`);
+    }
+    if (res!.delivered > 0) ledger.set(intid, Math.max(ledger.get(intid) ?? -1, before));
+  };
+  const msis = Promise.all([reservedMsis(), randomMsis(), injected()]);
+  const [reply] = await Promise.all([run, msis]);
+  count(stats, 'commands written', reply.commands);
+  count(stats, 'CWRITER stores', reply.publishes);
+  for (const a of c.actions) count(stats, `action ${a.a}`);
+
+  if ((await bounded(vm.pause(), 'pause', HANG_MS)) !== 0) throw new FuzzFailure('pause after the stream failed');
+  expectHealthy(vm, 'after the stream');
+  expectNoLocksHeld(vm, 'paused after the stream');
+  count(stats, 'conservation checks', ledger.size);
+  for (const [intid, before] of ledger) {
+    const delivered = g.delivered(intid), pending = (g.lpiFlags(intid) & F_PENDING) !== 0;
+    if (!pending && delivered <= before) {
+      throw new FuzzFailure(`conservation: LPI ${intid} was made pending by an MSI (delivered ${before} before it), and is now neither pending nor delivered since (delivered ${delivered})`);
+    }
+  }
+  const snap = await vm.gic.its[0]!.snapshot();
+  const orphan = snap.devices.some((d) => d.ites.some((e) => e.icid === null));
+  const saved = await bounded(vm.gic.its[0]!.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_SAVE_TABLES), 'SAVE_TABLES', HANG_MS);
+  if (saved !== (orphan ? -EINVAL : 0)) {
+    throw new FuzzFailure(`SAVE_TABLES returned ${errnoName(saved)}, expected ${orphan ? '-EINVAL (an ITE lost its collection)' : '0'}`);
+  }
+  count(stats, `SAVE_TABLES ${resultName(saved)}`);
+  await checkTranslation(vm, snap, c, stats);
+  count(stats, 'devices at the end', snap.devices.length);
+  count(stats, 'ITEs at the end', snap.devices.reduce((n, d) => n + d.ites.length, 0));
+  expectNoLocksHeld(vm, 'after SAVE_TABLES');
+  if ((await vm.resume()) !== 0) throw new FuzzFailure('resume failed');
+  // Nothing lost: every reserved LPI still pending reaches a vCPU (all run an interrupt handler).
+  const stuck = () => Array.from({ length: RESERVED.intids }, (_, e) => RESERVED.firstIntid + e)
+    .filter((intid) => g.lpiExists(intid) && (g.lpiFlags(intid) & F_PENDING) !== 0);
+  if (!(await waitUntil(() => stuck().length === 0, HANG_MS))) {
+    throw new FuzzFailure(`LPIs ${stuck().join(', ')} stayed pending for ${HANG_MS} ms with their target handling interrupts`);
+  }
+  expectHealthy(vm, 'after the case');
+}
+
+/**
+ * With the VM paused and the stream done, an MSI must answer what the
+ * translation says (spec 4.2): -EBUSY with the ITS disabled; 1 for an ITE
+ * whose collection is mapped to a vCPU (all have LPIs enabled); 0 otherwise.
+ * Probes every ITE left, the case's MSI targets and a few unmapped IDs.
+ */
+async function checkTranslation(vm: GicVm, snap: ItsSnapshot, c: CommandsCase, stats: Record<string, number>): Promise<void> {
+  const target = new Map(snap.collections.map((x) => [x.icid, x.target]));
+  const ites = new Map<string, number | null>(snap.devices.flatMap((d) => d.ites.map((e) => [`${d.deviceId}/${e.eventId}`, e.icid] as const)));
+  const probes = new Map<string, [number, number]>();
+  for (const d of snap.devices) for (const e of d.ites) probes.set(`${d.deviceId}/${e.eventId}`, [d.deviceId, e.eventId]);
+  for (const m of c.msis) probes.set(`${m.devid >>> 0}/${m.data >>> 0}`, [m.devid >>> 0, m.data >>> 0]);
+  for (let d = 0; d < 4; d++) for (let e = 0; e < 4; e++) probes.set(`${d}/${e}`, [d, e]);
+  for (const [key, [devid, data]] of probes) {
+    const icid = ites.get(key);
+    const t = icid === undefined || icid === null ? undefined : target.get(icid);
+    const want = !snap.enabled ? -EBUSY : t !== undefined && t < NR_VCPUS ? 1 : 0;
+    const r = await vm.signalMsi({ address: DOORBELL, data, devid });
+    count(stats, 'translation probes');
+    if (r !== want) {
+      throw new FuzzFailure(`after the stream, an MSI to device ${devid} event ${data} returned ${resultName(r)}; the translation (${icid === undefined ? 'no ITE' : `ITE in collection ${icid}, target ${t}`}${snap.enabled ? '' : ', ITS disabled'}) says ${resultName(want)} (spec 4.2, 4.4)`);
+    }
+  }
+}
+
+export const commandsTarget: FuzzTarget<CommandsCase> = {
+  name: 'commands',
+  arbitrary: (o: FuzzTargetOptions): fc.Arbitrary<CommandsCase> =>
+    streamArbitraries(COMMANDS_LAYOUT, { touchReserved: o.sabotage === true }).stream,
+  open: (): FuzzSession<CommandsCase> => new CommandsSession(),
+};
