@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   replay: { summary: 'rerun a stress scenario from the replay token a failure printed', load: () => import('./replay.js') },
   campaign: { summary: 'run scenarios over many seeds in parallel; dedupe what they found: --seeds --from --concurrency', load: () => import('./campaign.js') },
   bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick, --compare old.json new.json', load: () => import('./bench.js') },
+  soak: { summary: 'long reliability run: MSI storm, command churn, save/restore, migration; lost/phantom/findings/RSS per minute', load: () => import('./soak.js') },
   curves: { summary: 'scaling curves (vCPUs, ITSs, table size, memory) as SVG charts + JSON; --quick, --json, --out DIR', load: () => import('./curves.js') },
 };
 

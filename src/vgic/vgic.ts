@@ -448,6 +448,21 @@ export class Vgic {
     }
   }
 
+  /**
+   * Deliveries of `intid` so far and its pending latch, read together under
+   * its irq_lock: an acknowledge clears the one and counts the other, so two
+   * plain loads could see neither (src/reliability/conservation.ts).
+   */
+  deliveryState(intid: number): { delivered: number; pending: boolean } {
+    const { i32 } = this;
+    const l = this.st.lpi(intid);
+    spinLock(i32, l + L_LOCK, this.tid);
+    const delivered = Atomics.load(i32, l + L_DELIVERED);
+    const pending = (Atomics.load(i32, l + L_FLAGS) & F_PENDING) !== 0;
+    spinUnlock(i32, l + L_LOCK);
+    return { delivered, pending };
+  }
+
   /** Deliveries of `intid` so far (conservation checks). */
   delivered(intid: number): number {
     return Atomics.load(this.i32, this.st.lpi(intid) + L_DELIVERED);

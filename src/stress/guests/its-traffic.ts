@@ -49,7 +49,7 @@ function set(results: Int32Array, i: number, v: number): void {
 }
 
 /** One command at CWRITER, published, waited for on CREADR: 0 or -errno. */
-function itsCommand(guest: Guest, base: number, cmd: ItsCommand, buf: Uint8Array): number {
+export function itsCommand(guest: Guest, base: number, cmd: ItsCommand, buf: Uint8Array): number {
   const cbaser = guest.mmioRead64(base + GITS_CBASER);
   const bytes = itsCmdBufferSize(cbaser);
   const at = itsCmdOffset(guest.mmioRead64(base + GITS_CWRITER));
@@ -65,7 +65,7 @@ function itsCommand(guest: Guest, base: number, cmd: ItsCommand, buf: Uint8Array
 }
 
 /** Acknowledge and EOI whatever is pending, counting LPIs as irq-loop.ts does. */
-function drain(guest: Guest, gic: GicCpuInterface, limit: number): void {
+export function drain(guest: Guest, gic: GicCpuInterface, limit: number): void {
   const { results } = guest;
   for (;;) {
     const intid = gic.ack();
