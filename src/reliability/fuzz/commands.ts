@@ -9,11 +9,12 @@
  *     CWRITER after every store, spec 9.10-9.13; a disabled ITS runs
  *     nothing; CBASER/CWRITER read-back), while the VMM signals MSIs to the
  *     reserved events and random ones;
- *     Some cases also run an injector thread on one reserved event;
+ *     Some cases also run an injector thread (a ledger storm) on reserved events;
  *  3. the VMM pauses the VM and checks: no fault, no vCPU exited, no lock
- *     held; conservation: every reserved LPI an MSI made pending (the MSI
- *     returned 1) is still pending or was delivered since (delivered count
- *     read before the MSI); SAVE_TABLES returns 0, or -EINVAL exactly when
+ *     held; conservation (conservation.ts, over the VM's life): every reserved
+ *     LPI an accepted MSI (it returned 1) made pending is still pending or was
+ *     delivered since, and no reserved LPI was delivered more often than MSIs
+ *     were accepted (no phantom); SAVE_TABLES returns 0, or -EINVAL exactly when
  *     an ITE's collection was removed (the model's defined outcome, spec
  *     5.2); an MSI to every mapping left, and to the case's other MSI
  *     targets, returns what the translation now says (spec 4.2: a stale
@@ -34,11 +35,12 @@ import { createVm, type GicVm } from '../../create-vm.js';
 import { EBUSY, EINVAL, errnoName } from '../../uapi/errno.js';
 import { KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_GRP_CTRL } from '../../uapi/kvm.js';
 import { GITS_TRANSLATER } from '../../uapi/gits.js';
-import { runInjectors } from '../../vgic/injectors.js';
 import { defaultItsBase } from '../../vgic/layout.js';
 import { F_PENDING } from '../../vgic/vgic-state.js';
 import { waitUntil } from '../../sync/wait.js';
 import type { ItsSnapshot } from '../../vgic/its/its.js';
+import { ConservationLedger, formatConservation } from '../conservation.js';
+import { startLedgerStorm } from '../storm.js';
 import { GUEST_READY, VmmChannel } from './channel.js';
 import type { CommandsGuestArgs, CommandsReply } from './commands-guest.js';
 import { streamArbitraries, type CommandsCase, type FuzzMsi, type StreamLayout } from './commands-stream.js';
@@ -65,6 +67,8 @@ const DOORBELL = defaultItsBase(0) + GITS_TRANSLATER;
 /** Each MSI loop sends at least this many MSIs per case, however fast the guest is. */
 const MIN_MSIS = 8;
 const HANG_MS = 30_000;
+/** Threads a VM may have registered before the session starts a fresh one (the arena holds 256). */
+const THREAD_BUDGET = 200;
 
 function guestArgs(): CommandsGuestArgs {
   return {
@@ -84,15 +88,21 @@ function msiAddress(m: FuzzMsi): number {
   return m.at === 'doorbell' ? DOORBELL : m.at === 'frame' ? defaultItsBase(0) + m.offset : 0x1000 + (m.offset & ~0xfff);
 }
 
+const RESERVED_INTIDS = Array.from({ length: RESERVED.intids }, (_, e) => RESERVED.firstIntid + e);
+
 class CommandsSession implements FuzzSession<CommandsCase> {
   private vm: GicVm | undefined;
   private ch: VmmChannel | undefined;
+  /** The reserved LPIs' ledger, over the life of the VM (delivery counters never reset within one). */
+  private ledger = ConservationLedger.create(RESERVED_INTIDS);
   readonly stats: Record<string, number> = {};
 
   async run(c: CommandsCase): Promise<void> {
     try {
       const { vm, ch } = await this.ensure();
-      await runCase(vm, ch, c, this.stats);
+      await runCase(vm, ch, c, this.ledger, this.stats);
+      // Every injector thread takes a slot of the lock arena's thread registry for the VM's life: recycle before it fills.
+      if (vm.rt.arena.threadCount() > THREAD_BUDGET) await this.close();
     } catch (e) {
       // Whatever state the VM is in now, the next case starts on a fresh one.
       await this.close().catch(() => {});
@@ -113,6 +123,7 @@ class CommandsSession implements FuzzSession<CommandsCase> {
       guest: { module: GUEST, args: guestArgs() },
     });
     this.vm = vm;
+    this.ledger = ConservationLedger.create(RESERVED_INTIDS);
     count(this.stats, 'VMs');
     if ((await vm.start()) !== 0) throw new FuzzFailure('VM start failed');
     const ch = new VmmChannel(vm.rt.mem, CHANNEL);
@@ -132,12 +143,10 @@ async function call(ch: VmmChannel, req: unknown, what: string): Promise<Command
   return r;
 }
 
-async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, stats: Record<string, number>): Promise<void> {
+async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, ledger: ConservationLedger, stats: Record<string, number>): Promise<void> {
   await call(ch, { op: 'reset' }, 'the reset');
   const g = vm.gic.vgic;
   const disabling = c.actions.some((a) => a.a === 'disabled' || a.a === 'cbaser');
-  /** Per reserved LPI: the delivered count before the latest MSI that returned 1. */
-  const ledger = new Map<number, number>();
   let done = false;
   const run = call(ch, { op: 'run', actions: c.actions }, 'the stream').finally(() => (done = true));
   run.catch(() => {}); // awaited below; the MSI loops must not leave it unhandled meanwhile
@@ -146,10 +155,10 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, stats: Record
     for (let i = 0; !done || i < MIN_MSIS; i++) {
       const e = i % RESERVED.intids;
       const intid = RESERVED.firstIntid + e;
-      const before = g.delivered(intid);
+      const before = ledger.totalDelivered(intid, g);
       const r = await vm.signalMsi({ address: DOORBELL, data: e, devid: RESERVED.deviceId });
       count(stats, `reserved MSI ${resultName(r)}`);
-      if (r === 1) ledger.set(intid, Math.max(ledger.get(intid) ?? -1, before));
+      if (r === 1) ledger.accepted(intid, before);
       else if (!(r === -EBUSY && disabling)) {
         throw new FuzzFailure(`MSI to reserved event ${e} returned ${resultName(r)}${r === -EBUSY ? ' though the ITS stayed enabled' : ': its translation changed'} (spec 4.2)`);
       }
@@ -166,22 +175,20 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, stats: Record
       await yieldToLoop();
     }
   };
+  // An injector thread on some reserved events, recording into the same ledger, until the stream is done.
+  const storm = c.injector.length === 0 ? undefined : startLedgerStorm(vm.gic.injectorHandle(), ledger.buffer,
+    [c.injector.map((e) => ({ msi: { address: DOORBELL, data: e, devid: RESERVED.deviceId }, intid: RESERVED.firstIntid + e }))]);
   const injected = async (): Promise<void> => {
-    if (c.injector === null) return;
-    const intid = RESERVED.firstIntid + c.injector.event;
-    const before = g.delivered(intid);
-    const [res] = await runInjectors(vm.gic.injectorHandle(), [{
-      msis: [{ address: DOORBELL, data: c.injector.event, devid: RESERVED.deviceId }], rounds: c.injector.rounds,
-    }]);
-    count(stats, 'injector MSIs', c.injector.rounds);
-    if (res!.blocked > 0) throw new FuzzFailure(`the injector's MSIs to reserved event ${c.injector.event} returned 0 ${res!.blocked} times: its translation changed`);
-    if (res!.errors > 0 && !(disabling && res!.firstError === -EBUSY)) {
-      throw new FuzzFailure(`the injector's MSIs to reserved event ${c.injector.event} failed ${res!.errors} times (first ${resultName(res!.firstError!)})`);
+    if (storm === undefined) return;
+    await run.catch(() => {});
+    const f = await storm.stop();
+    count(stats, 'injector MSIs', f.sent);
+    if (f.refused > 0 && !(disabling && f.firstError === -EBUSY)) {
+      throw new FuzzFailure(`the injector's MSIs to reserved events were refused ${f.refused} times (first: ${resultName(f.firstError)}${f.firstError === 0 ? ': a translation changed' : ''})`);
     }
-    if (res!.delivered > 0) ledger.set(intid, Math.max(ledger.get(intid) ?? -1, before));
   };
   const msis = Promise.all([reservedMsis(), randomMsis(), injected()]);
-  const [reply] = await Promise.all([run, msis]);
+  const [reply] = await Promise.all([run, msis]).finally(() => storm?.stop().catch(() => {}));
   count(stats, 'commands written', reply.commands);
   count(stats, 'CWRITER stores', reply.publishes);
   for (const a of c.actions) count(stats, `action ${a.a}`);
@@ -189,13 +196,9 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, stats: Record
   if ((await bounded(vm.pause(), 'pause', HANG_MS)) !== 0) throw new FuzzFailure('pause after the stream failed');
   expectHealthy(vm, 'after the stream');
   expectNoLocksHeld(vm, 'paused after the stream');
-  count(stats, 'conservation checks', ledger.size);
-  for (const [intid, before] of ledger) {
-    const delivered = g.delivered(intid), pending = (g.lpiFlags(intid) & F_PENDING) !== 0;
-    if (!pending && delivered <= before) {
-      throw new FuzzFailure(`conservation: LPI ${intid} was made pending by an MSI (delivered ${before} before it), and is now neither pending nor delivered since (delivered ${delivered})`);
-    }
-  }
+  const cons = ledger.check(g);
+  count(stats, 'conservation checks');
+  if (cons.lost > 0 || cons.phantom > 0) throw new FuzzFailure(`conservation of the reserved LPIs: ${formatConservation(cons)}`);
   const snap = await vm.gic.its[0]!.snapshot();
   const orphan = snap.devices.some((d) => d.ites.some((e) => e.icid === null));
   const saved = await bounded(vm.gic.its[0]!.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_SAVE_TABLES), 'SAVE_TABLES', HANG_MS);
@@ -203,7 +206,7 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, stats: Record
     throw new FuzzFailure(`SAVE_TABLES returned ${errnoName(saved)}, expected ${orphan ? '-EINVAL (an ITE lost its collection)' : '0'}`);
   }
   count(stats, `SAVE_TABLES ${resultName(saved)}`);
-  await checkTranslation(vm, snap, c, stats);
+  await checkTranslation(vm, snap, c, ledger, stats);
   count(stats, 'devices at the end', snap.devices.length);
   count(stats, 'ITEs at the end', snap.devices.reduce((n, d) => n + d.ites.length, 0));
   expectNoLocksHeld(vm, 'after SAVE_TABLES');
@@ -223,7 +226,7 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, stats: Record
  * whose collection is mapped to a vCPU (all have LPIs enabled); 0 otherwise.
  * Probes every ITE left, the case's MSI targets and a few unmapped IDs.
  */
-async function checkTranslation(vm: GicVm, snap: ItsSnapshot, c: CommandsCase, stats: Record<string, number>): Promise<void> {
+async function checkTranslation(vm: GicVm, snap: ItsSnapshot, c: CommandsCase, ledger: ConservationLedger, stats: Record<string, number>): Promise<void> {
   const target = new Map(snap.collections.map((x) => [x.icid, x.target]));
   const ites = new Map<string, number | null>(snap.devices.flatMap((d) => d.ites.map((e) => [`${d.deviceId}/${e.eventId}`, e.icid] as const)));
   const probes = new Map<string, [number, number]>();
@@ -234,7 +237,10 @@ async function checkTranslation(vm: GicVm, snap: ItsSnapshot, c: CommandsCase, s
     const icid = ites.get(key);
     const t = icid === undefined || icid === null ? undefined : target.get(icid);
     const want = !snap.enabled ? -EBUSY : t !== undefined && t < NR_VCPUS ? 1 : 0;
+    const reserved = devid === RESERVED.deviceId && data < RESERVED.intids ? RESERVED.firstIntid + data : undefined;
+    const before = reserved === undefined ? 0 : ledger.totalDelivered(reserved, vm.gic.vgic);
     const r = await vm.signalMsi({ address: DOORBELL, data, devid });
+    if (reserved !== undefined && r === 1) ledger.accepted(reserved, before); // the ledger's LPIs: every accepted MSI counts
     count(stats, 'translation probes');
     if (r !== want) {
       throw new FuzzFailure(`after the stream, an MSI to device ${devid} event ${data} returned ${resultName(r)}; the translation (${icid === undefined ? 'no ITE' : `ITE in collection ${icid}, target ${t}`}${snap.enabled ? '' : ', ITS disabled'}) says ${resultName(want)} (spec 4.2, 4.4)`);

@@ -97,9 +97,11 @@ export async function runFuzz(o: FuzzRunOptions): Promise<FuzzReport> {
     fraction: Math.min(1, o.replay !== undefined ? 0 : o.runs !== undefined ? report.cases / o.runs : elapsed() / budgetMs),
   });
   // Once a case failed, shrinking gets shrinkMs; after that every candidate passes at once, which ends it.
+  // A replay runs the one case its path leads to (fast-check would go on through its shrink siblings).
   let shrinkUntil = Infinity;
   const property = fc.asyncProperty(arb, async (c) => {
     if (performance.now() > shrinkUntil) return;
+    if (o.replay !== undefined) shrinkUntil = 0;
     report.cases++;
     try {
       await session.run(c);
