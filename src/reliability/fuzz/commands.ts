@@ -36,7 +36,7 @@ import { EBUSY, EINVAL, errnoName } from '../../uapi/errno.js';
 import { KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_GRP_CTRL } from '../../uapi/kvm.js';
 import { GITS_TRANSLATER } from '../../uapi/gits.js';
 import { defaultItsBase } from '../../vgic/layout.js';
-import { F_PENDING } from '../../vgic/vgic-state.js';
+import { F_ENABLED, F_PENDING, L_REFS } from '../../vgic/vgic-state.js';
 import { waitUntil } from '../../sync/wait.js';
 import type { ItsSnapshot } from '../../vgic/its/its.js';
 import { ConservationLedger, formatConservation } from '../conservation.js';
@@ -147,6 +147,14 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, ledger: Conse
   await call(ch, { op: 'reset' }, 'the reset');
   const g = vm.gic.vgic;
   const disabling = c.actions.some((a) => a.a === 'disabled' || a.a === 'cbaser');
+  // An injector thread on some reserved events, recording into the same ledger until the stream is done;
+  // started first (a worker takes a while to come up) so that its MSIs overlap the stream.
+  const storm = c.injector.length === 0 ? undefined : startLedgerStorm(vm.gic.injectorHandle(), ledger.buffer,
+    [c.injector.map((e) => ({ msi: { address: DOORBELL, data: e, devid: RESERVED.deviceId }, intid: RESERVED.firstIntid + e }))]);
+  if (storm !== undefined && !(await waitUntil(() => storm.figures().sent > 0, HANG_MS))) {
+    await storm.stop().catch(() => {});
+    throw new FuzzFailure('the injector thread sent no MSI');
+  }
   let done = false;
   const run = call(ch, { op: 'run', actions: c.actions }, 'the stream').finally(() => (done = true));
   run.catch(() => {}); // awaited below; the MSI loops must not leave it unhandled meanwhile
@@ -175,9 +183,6 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, ledger: Conse
       await yieldToLoop();
     }
   };
-  // An injector thread on some reserved events, recording into the same ledger, until the stream is done.
-  const storm = c.injector.length === 0 ? undefined : startLedgerStorm(vm.gic.injectorHandle(), ledger.buffer,
-    [c.injector.map((e) => ({ msi: { address: DOORBELL, data: e, devid: RESERVED.deviceId }, intid: RESERVED.firstIntid + e }))]);
   const injected = async (): Promise<void> => {
     if (storm === undefined) return;
     await run.catch(() => {});
@@ -200,6 +205,7 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, ledger: Conse
   count(stats, 'conservation checks');
   if (cons.lost > 0 || cons.phantom > 0) throw new FuzzFailure(`conservation of the reserved LPIs: ${formatConservation(cons)}`);
   const snap = await vm.gic.its[0]!.snapshot();
+  checkRefcounts(vm, snap);
   const orphan = snap.devices.some((d) => d.ites.some((e) => e.icid === null));
   const saved = await bounded(vm.gic.its[0]!.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_SAVE_TABLES), 'SAVE_TABLES', HANG_MS);
   if (saved !== (orphan ? -EINVAL : 0)) {
@@ -211,13 +217,24 @@ async function runCase(vm: GicVm, ch: VmmChannel, c: CommandsCase, ledger: Conse
   count(stats, 'ITEs at the end', snap.devices.reduce((n, d) => n + d.ites.length, 0));
   expectNoLocksHeld(vm, 'after SAVE_TABLES');
   if ((await vm.resume()) !== 0) throw new FuzzFailure('resume failed');
-  // Nothing lost: every reserved LPI still pending reaches a vCPU (all run an interrupt handler).
-  const stuck = () => Array.from({ length: RESERVED.intids }, (_, e) => RESERVED.firstIntid + e)
-    .filter((intid) => g.lpiExists(intid) && (g.lpiFlags(intid) & F_PENDING) !== 0);
+  // Nothing lost: every LPI left pending, enabled and targeted reaches its vCPU (all run an interrupt handler).
+  const stuck = () => g.lpis().filter((intid) => (g.lpiFlags(intid) & (F_PENDING | F_ENABLED)) === (F_PENDING | F_ENABLED) && g.lpiTarget(intid) >= 0);
+  count(stats, 'pending LPIs to deliver after the stream', stuck().length);
   if (!(await waitUntil(() => stuck().length === 0, HANG_MS))) {
-    throw new FuzzFailure(`LPIs ${stuck().join(', ')} stayed pending for ${HANG_MS} ms with their target handling interrupts`);
+    throw new FuzzFailure(`LPIs ${stuck().join(', ')} stayed pending and enabled for ${HANG_MS} ms, their targets handling interrupts`);
   }
   expectHealthy(vm, 'after the case');
+}
+
+/** Every LPI is referenced exactly by the ITEs naming it: no reference leaked or dropped by a command or its failure. */
+function checkRefcounts(vm: GicVm, snap: ItsSnapshot): void {
+  const uses = new Map<number, number>();
+  for (const d of snap.devices) for (const e of d.ites) uses.set(e.intid, (uses.get(e.intid) ?? 0) + 1);
+  const st = vm.gic.st;
+  for (const intid of new Set([...uses.keys(), ...vm.gic.vgic.lpis()])) {
+    const refs = Atomics.load(st.i32, st.lpi(intid) + L_REFS);
+    if (refs !== (uses.get(intid) ?? 0)) throw new FuzzFailure(`LPI ${intid} has ${refs} references for ${uses.get(intid) ?? 0} ITEs`);
+  }
 }
 
 /**
