@@ -1,15 +1,17 @@
 /**
  * Guest program of the command-stream fuzzer (commands.ts). One image on
  * every vCPU:
- *  - vCPU 0 brings the GIC and ITS 0 up (runItsSetup, no mappings), enables
- *    a range of LPIs in the property table, then serves the fuzzer's
- *    requests on the guest-RAM channel (channel.ts), handling its own
- *    interrupts while it waits:
+ *  - vCPU 0 brings the GIC and every ITS up (runItsSetup, no mappings) and
+ *    enables a range of LPIs in the property table;
+ *  - vCPU n < number of ITSs is ITS n's driver: it serves the fuzzer's
+ *    requests for that ITS on its own guest-RAM channel (channel.ts),
+ *    handling its own interrupts while it waits, so streams to different
+ *    ITSs run at the same time (their LPIs are shared):
  *      'reset': empty the ITS as a guest can (disable, BASER0/BASER1 Valid=0,
- *               the baseline tables and queue back, enable), then map the
- *               reserved device (the fuzzer's conservation witnesses) and
- *               zero the queue, so a wrapped CWRITER can only replay fuzz
- *               commands;
+ *               the baseline tables and queue back, enable), map the
+ *               collections and, on ITS 0, the reserved device (the
+ *               fuzzer's conservation witnesses), and zero the queue, so a
+ *               wrapped CWRITER can only replay fuzz commands;
  *      'run':   the case's actions (commands, raw CWRITER/CBASER values,
  *               commands queued while disabled, GITS_TRANSLATER stores),
  *               checking after each what the spec says a guest observes.
@@ -29,11 +31,13 @@ import {
 } from '../../uapi/gic-fields.js';
 import { GITS_CBASER, GITS_CREADR, GITS_CTLR, GITS_CTLR_ENABLE, GITS_CTLR_QUIESCENT, GITS_CWRITER, GITS_TRANSLATER, gitsBaserOffset } from '../../uapi/gits.js';
 import { encodeItsCommandBytes, ITS_CMD_BYTES, type ItsCommand } from '../../uapi/its-cmd.js';
+import { SETUP_MAILBOX_GPA } from '../../guest/alloc.js';
+import { SETUP_DONE, waitForSetup } from '../../guest/handshake.js';
 import { GuestChannel, GUEST_READY } from './channel.js';
 
 export interface CommandsGuestArgs {
-  /** GPA of the request channel. */
-  channel: number;
+  /** GPA of ITS n's request channel, whose driver is vCPU n. */
+  channels: number[];
   /** Guest RAM for the GIC tables (runItsSetup). */
   region: GpaRegion;
   /** Command queue bytes (small, so streams wrap). */
@@ -156,9 +160,9 @@ function send(d: Driver, ...cmds: ItsCommand[]): void {
   d.put(b, false);
 }
 
-/** Empty ITS 0 as a guest can, then map the reserved device and zero the queue. */
-function reset(d: Driver, args: CommandsGuestArgs): void {
-  d.where = 'reset';
+/** Empty the ITS as a guest can, then map the collections (and on ITS 0 the reserved device), and zero the queue. */
+function reset(d: Driver, args: CommandsGuestArgs, its: number): void {
+  d.where = `ITS ${its} reset`;
   const g = d.guest;
   d.setCtlr(0);
   // 9.15: Valid = 0 while disabled deletes every device (and its ITEs) / every collection.
@@ -172,9 +176,11 @@ function reset(d: Driver, args: CommandsGuestArgs): void {
   const r = args.reserved;
   const cmds: ItsCommand[] = [];
   for (let v = 0; v < g.nrVcpus; v++) cmds.push({ cmd: 'MAPC', icid: v, rdbase: v, valid: true });
-  cmds.push({ cmd: 'MAPC', icid: r.icid, rdbase: r.vcpu, valid: true });
-  cmds.push({ cmd: 'MAPD', deviceId: r.deviceId, size: r.eventIdBits - 1, ittAddr: r.ittAddr, valid: true });
-  for (const e of r.events) cmds.push({ cmd: 'MAPTI', deviceId: r.deviceId, eventId: e.eventId, pintid: e.intid, icid: r.icid });
+  if (its === 0) {
+    cmds.push({ cmd: 'MAPC', icid: r.icid, rdbase: r.vcpu, valid: true });
+    cmds.push({ cmd: 'MAPD', deviceId: r.deviceId, size: r.eventIdBits - 1, ittAddr: r.ittAddr, valid: true });
+    for (const e of r.events) cmds.push({ cmd: 'MAPTI', deviceId: r.deviceId, eventId: e.eventId, pintid: e.intid, icid: r.icid });
+  }
   cmds.push({ cmd: 'SYNC', rdbase: r.vcpu });
   send(d, ...cmds);
   d.zeroQueue();
@@ -268,21 +274,31 @@ function drain(guest: Guest, gic: GicCpuInterface): void {
 }
 
 const commandsGuest: GuestMain<CommandsGuestArgs> = (guest, args) => {
-  if (guest.vcpuId !== 0) return runLpiHandler(guest, {});
-  const ch = GuestChannel.open(guest, args.channel);
+  const its = guest.vcpuId;
+  if (its >= args.channels.length) return runLpiHandler(guest, {});
+  const ch = GuestChannel.open(guest, args.channels[its]!);
   if (ch === undefined) return { ok: false, errno: -EFAULT };
-  const s = runItsSetup(guest, {
-    its: [0], devices: [], collections: [], region: args.region, queueBytes: args.queueBytes, idBits: 16, deviceIdBits: 16,
-  });
-  if (!s.ok || s.propTable === undefined) {
-    ch.setState(s.error?.errno ?? -EFAULT);
-    return s;
+  if (its === 0) {
+    const s = runItsSetup(guest, {
+      its: args.channels.map((_, n) => n), devices: [], collections: [], region: args.region, queueBytes: args.queueBytes,
+      idBits: 16, deviceIdBits: 16,
+    });
+    if (!s.ok || s.propTable === undefined) {
+      ch.setState(s.error?.errno ?? -EFAULT);
+      return s;
+    }
+    const { first, count, disabledEvery, priority } = args.lpis;
+    for (let i = 0; i < count; i++) guest.write8(s.propTable.gpa + first + i - 8192, makeLpiProp(priority, i % disabledEvery !== disabledEvery - 1));
+    for (const e of args.reserved.events) guest.write8(s.propTable.gpa + e.intid - 8192, makeLpiProp(priority, true));
+  } else {
+    const st = waitForSetup(guest, SETUP_MAILBOX_GPA, SETUP_DONE);
+    if (st !== SETUP_DONE) {
+      ch.setState(st < 0 ? st : -EFAULT);
+      return { ok: false, errno: st };
+    }
   }
-  const { first, count, disabledEvery, priority } = args.lpis;
-  for (let i = 0; i < count; i++) guest.write8(s.propTable.gpa + first + i - 8192, makeLpiProp(priority, i % disabledEvery !== disabledEvery - 1));
-  for (const e of args.reserved.events) guest.write8(s.propTable.gpa + e.intid - 8192, makeLpiProp(priority, true));
   const gic = (guest.ext as { gic: GicCpuInterface }).gic;
-  const d = new Driver(guest, defaultItsBase(0), args.protect);
+  const d = new Driver(guest, defaultItsBase(its), args.protect);
   d.baseline = { cbaser: d.rd(GITS_CBASER), baser0: d.rd(gitsBaserOffset(0)), baser1: d.rd(gitsBaserOffset(1)) };
   ch.setState(GUEST_READY);
   for (;;) {
@@ -290,10 +306,10 @@ const commandsGuest: GuestMain<CommandsGuestArgs> = (guest, args) => {
     d.violations.length = 0;
     d.commands = d.publishes = 0;
     if (req?.op === 'reset') {
-      reset(d, args);
+      reset(d, args, its);
     } else if (req?.op === 'run') {
       req.actions.forEach((a, i) => {
-        d.where = `action ${i} (${a.a})`;
+        d.where = `ITS ${its} action ${i} (${a.a})`;
         runAction(d, a);
         drain(guest, gic);
       });

@@ -27,13 +27,16 @@ export interface StreamLayout {
   /** RAM free for ITTs and moved queues (the end of RAM, so ITTs there run past it). */
   pool: { base: number; size: number };
   nrVcpus: number;
-  /** The reserved witnesses. */
+  /** ITSs, each with a stream of its own. */
+  nrIts: number;
+  /** The reserved witnesses (on ITS 0). */
   reserved: { deviceId: number; icid: number; firstIntid: number; intids: number };
   /** LPIs the fuzz maps (enabled in the property table). */
   lpis: { first: number; count: number };
 }
 
 export interface FuzzMsi {
+  its: number;
   devid: number;
   data: number;
   /** 'doorbell': GITS_TRANSLATER; 'frame': any offset in the ITS frame; 'outside': no ITS there. */
@@ -43,7 +46,8 @@ export interface FuzzMsi {
 }
 
 export interface CommandsCase {
-  actions: CommandAction[];
+  /** Per ITS, the actions its driver vCPU runs (at the same time as the others'). */
+  actions: CommandAction[][];
   msis: FuzzMsi[];
   /** Reserved events an injector thread signals meanwhile (none: no injector). */
   injector: number[];
@@ -195,6 +199,7 @@ export function streamArbitraries(l: StreamLayout, o: { touchReserved?: boolean 
     { weight: 1, arbitrary: fc.record({ a: fc.constant('translater' as const), value: fc.nat(0xffff_ffff) }) },
   );
   const msi: fc.Arbitrary<FuzzMsi> = fc.record({
+    its: fc.nat(l.nrIts - 1),
     // Not the reserved device: its MSIs are the ledger's, recorded.
     devid: fc.oneof({ weight: 6, arbitrary: fc.nat(3) }, { weight: 1, arbitrary: dev.map((d) => (d === l.reserved.deviceId && !o.touchReserved ? d ^ 1 : d)) }),
     data: fc.oneof({ weight: 6, arbitrary: fc.nat(3) }, { weight: 1, arbitrary: ev }),
@@ -203,7 +208,8 @@ export function streamArbitraries(l: StreamLayout, o: { touchReserved?: boolean 
     flags: fc.oneof({ weight: 8, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constantFrom(0, 3) }),
   });
   const stream: fc.Arbitrary<CommandsCase> = fc.record({
-    actions: fc.array(action, { minLength: 1, maxLength: 8 }),
+    actions: fc.tuple(fc.array(action, { minLength: 1, maxLength: 8 }),
+      ...Array.from({ length: l.nrIts - 1 }, () => fc.array(action, { maxLength: 6 }))),
     msis: fc.array(msi, { maxLength: 8 }),
     injector: fc.oneof({ weight: 3, arbitrary: fc.constant([] as number[]) },
       { weight: 1, arbitrary: fc.uniqueArray(fc.nat(l.reserved.intids - 1), { minLength: 1, maxLength: l.reserved.intids }) }),

@@ -16,7 +16,8 @@
  *    while enabled, CWRITER beyond the queue ignored, the synchronous drain,
  *    enabling refused without valid tables, CTRL_RESET's effect, RAZ/WI for
  *    accesses of the wrong width or where no register is);
- *  - no call throws or hangs; no fault; no lock held when paused.
+ *  - no call throws or hangs; no fault; no lock held when paused; no
+ *    lock-order finding (the validator is on).
  *
  * Tables and queues the fuzzer points the ITS at are zero-filled RAM or no
  * RAM at all, so SAVE/RESTORE outcomes are predictable too.
@@ -205,7 +206,7 @@ class RegistersSession implements FuzzSession<RegistersCase> {
   private async ensure(): Promise<{ vm: GicVm; ch: VmmChannel }> {
     if (this.vm !== undefined && this.ch !== undefined) return { vm: this.vm, ch: this.ch };
     const vm = await createVm({
-      vcpus: NR_VCPUS, lockStat: 'counts',
+      vcpus: NR_VCPUS, lockStat: 'counts', validator: true,
       memory: [{ gpa: RAM_BASE, size: RAM_BYTES }, { gpa: CHANNEL, size: CHANNEL_BYTES }],
       gic: { its: 2, setItsBases: false },
       guest: { module: GUEST, args: { channel: CHANNEL } },

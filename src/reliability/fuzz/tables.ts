@@ -19,7 +19,7 @@
  *     describes, and SAVE_TABLES + SAVE_PENDING_TABLES + CTRL_RESET +
  *     RESTORE_TABLES brings the same state back; once enabled, its MSIs
  *     translate (1, or 0 for an unmapped collection);
- *  5. no fault, no lock held.
+ *  5. no fault, no lock held, no lock-order finding (the validator is on).
  * Modes: restoring while the vCPUs run (-EBUSY, nothing changes), and
  * restoring twice (the second restore meets its own state).
  *
@@ -125,7 +125,7 @@ class TablesSession implements FuzzSession<TablesCase> {
   private async ensure(): Promise<GicVm> {
     if (this.vm !== undefined) return this.vm;
     const vm = await createVm({
-      vcpus: NR_VCPUS, memory: RAM_BYTES, lockStat: 'counts', gic: { its: 2 },
+      vcpus: NR_VCPUS, memory: RAM_BYTES, lockStat: 'counts', validator: true, gic: { its: 2 },
       guest: { module: 'its-setup', args: { its: [0, 1], devices: [ITS1_DEVICE], region: { base: RAM_BASE + 0x1_0000, size: 15 * MiB }, idBits: 16, handle: true } },
     });
     this.vm = vm;

@@ -3,11 +3,16 @@
  * faulted or died, no lock is left held, and destroy finishes.
  */
 import type { GicVm } from '../../create-vm.js';
+import { formatFinding } from '../../sync/validator-report.js';
 import { FuzzFailure } from './types.js';
 
-/** Faults (guest exceptions, actor handler errors, dead workers) and vCPUs that left KVM_RUN for good. */
+/**
+ * Faults (guest exceptions, actor handler errors, dead workers), vCPUs that
+ * left KVM_RUN for good, and lock-order findings (VMs run with the validator).
+ */
 export function vmTrouble(vm: GicVm): string[] {
   const out = vm.faults.map((f) => `fault in ${f.source}: ${f.message}`);
+  for (const f of vm.lockFindings()) out.push(`lock-order finding: ${formatFinding(f)}`);
   for (let i = 0; i < vm.nrVcpus; i++) {
     const x = vm.vcpuExit(i);
     if (x !== undefined) out.push(`vCPU ${i} exited (${x.reason}${x.error ? `: ${x.error.message}` : ''})`);
