@@ -19,10 +19,10 @@ const cfg: TablesCase['cfg'] = {
 
 describe('fuzz target tables', () => {
   it('a fixed-seed run of generated and mutated images: no property fails, and every restore outcome is reached', async () => {
-    const r = await runFuzz({ target: 'tables', seed: 5_2017, runs: 120 });
+    const r = await runFuzz({ target: 'tables', seed: 5_2017, runs: 50 });
     expect(r.failures, JSON.stringify(r.failures)).toEqual([]);
     const s = r.stats;
-    for (const k of ['restore 0', 'restore -EINVAL', 'restore -EFAULT', 'round trips']) expect(s[k], k).toBeGreaterThan(0);
+    for (const k of ['restore 0', 'restore -EINVAL', 'restore -EFAULT', 'restore -EEXIST', 'round trips']) expect(s[k], k).toBeGreaterThan(0);
     expect(s['mappings restored']).toBeGreaterThan(10);
   }, 60_000);
 
@@ -48,7 +48,7 @@ describe('fuzz target tables', () => {
   }, 60_000);
 
   it('the checks can fail: a reference restore that takes an empty ITE slot for an error is caught', async () => {
-    const r = await runFuzz({ target: 'tables', seed: 3, runs: 60, sabotage: true, shrinkMs: 2_000 });
+    const r = await runFuzz({ target: 'tables', seed: 3, runs: 30, sabotage: true, shrinkMs: 2_000 });
     expect(r.failures).toHaveLength(1);
     expect(r.failures[0]!.message).toMatch(/the reference restore \(spec 5\.3\) says -EINVAL/);
     expect(r.failures[0]!.path).not.toBe('');
