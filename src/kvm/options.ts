@@ -53,6 +53,12 @@ export interface VmOptions {
   /** Maximum actors (devices) in the VM. Default 32. */
   maxActors?: number;
   /**
+   * Threads the VM may register over its life: the VMM, vCPUs, actor hosts
+   * and every injector thread ever attached (an exited thread keeps its tid,
+   * as lock words and reports may still name it). Default 256.
+   */
+  maxThreads?: number;
+  /**
    * Run the lock-order validator on every thread of the VM (`true` for the
    * defaults: today's hierarchy, vcpu.mutex nesting under kvm.lock). Costs an
    * observer call per lock operation. Default off.
@@ -84,6 +90,7 @@ export const VM_DEFAULTS = {
   resultWords: 256,
   pauseTimeoutMs: 10_000,
   maxActors: 32,
+  maxThreads: 256,
 };
 
 export interface ResolvedVmOptions {
@@ -97,6 +104,7 @@ export interface ResolvedVmOptions {
   resultWords: number;
   pauseTimeoutMs: number;
   maxActors: number;
+  maxThreads: number;
   validator: ValidatorOptions | undefined;
   schedule: ScheduleConfig | undefined;
   /** Events kept per thread, when the timeline is on. */
@@ -162,6 +170,8 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
     resultWords: int('resultWords', o.resultWords ?? VM_DEFAULTS.resultWords, 1, 1 << 20),
     pauseTimeoutMs,
     maxActors: int('maxActors', o.maxActors ?? VM_DEFAULTS.maxActors, 1, 1024),
+    // Room for the VMM, every vCPU and one actor host at least.
+    maxThreads: int('maxThreads', o.maxThreads ?? VM_DEFAULTS.maxThreads, vcpus + 2, 16_384),
     validator: o.validator === true ? {} : o.validator === false || o.validator === undefined ? undefined
       : typeof o.validator === 'object' ? o.validator : (() => { throw new TypeError('options.validator must be a boolean or ValidatorOptions'); })(),
     schedule: o.schedule === undefined ? undefined : resolveSchedule(o.schedule),

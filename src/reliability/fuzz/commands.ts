@@ -74,8 +74,9 @@ const DOORBELL = doorbell(0);
 /** Each MSI loop sends at least this many MSIs per case, however fast the guest is. */
 const MIN_MSIS = 8;
 const HANG_MS = 30_000;
-/** Threads a VM may have registered before the session starts a fresh one (the arena holds 256). */
-const THREAD_BUDGET = 200;
+/** Threads a fuzz VM may register in its life (injector threads come and go), and when the session starts a fresh one. */
+const MAX_THREADS = 1024;
+const THREAD_BUDGET = MAX_THREADS - 16;
 
 function guestArgs(): CommandsGuestArgs {
   return {
@@ -100,14 +101,14 @@ const RESERVED_INTIDS = Array.from({ length: RESERVED.intids }, (_, e) => RESERV
 class CommandsSession implements FuzzSession<CommandsCase> {
   private vm: GicVm | undefined;
   private ch: VmmChannel[] | undefined;
-  /** The reserved LPIs' ledger, over the life of the VM (delivery counters never reset within one). */
-  private ledger = ConservationLedger.create(RESERVED_INTIDS);
+  /** The reserved LPIs' ledger, one per VM (its delivery counters never reset within one). */
+  private ledger: ConservationLedger | undefined;
   readonly stats: Record<string, number> = {};
 
   async run(c: CommandsCase): Promise<void> {
     try {
-      const { vm, ch } = await this.ensure();
-      await runCase(vm, ch, c, this.ledger, this.stats);
+      const { vm, ch, ledger } = await this.ensure();
+      await runCase(vm, ch, c, ledger, this.stats);
       // Every injector thread takes a slot of the lock arena's thread registry for the VM's life: recycle before it fills.
       if (vm.rt.arena.threadCount() > THREAD_BUDGET) await this.close();
     } catch (e) {
@@ -124,14 +125,14 @@ class CommandsSession implements FuzzSession<CommandsCase> {
     if (vm !== undefined) await destroyVm(vm);
   }
 
-  private async ensure(): Promise<{ vm: GicVm; ch: VmmChannel[] }> {
-    if (this.vm !== undefined && this.ch !== undefined) return { vm: this.vm, ch: this.ch };
+  private async ensure(): Promise<{ vm: GicVm; ch: VmmChannel[]; ledger: ConservationLedger }> {
+    if (this.vm !== undefined && this.ch !== undefined && this.ledger !== undefined) return { vm: this.vm, ch: this.ch, ledger: this.ledger };
     const vm = await createVm({
-      vcpus: NR_VCPUS, memory: RAM_BYTES, lockStat: 'counts', validator: true, gic: { its: NR_ITS },
+      vcpus: NR_VCPUS, memory: RAM_BYTES, lockStat: 'counts', validator: true, maxThreads: MAX_THREADS, gic: { its: NR_ITS },
       guest: { module: GUEST, args: guestArgs() },
     });
     this.vm = vm;
-    this.ledger = ConservationLedger.create(RESERVED_INTIDS);
+    const ledger = (this.ledger = ConservationLedger.create(RESERVED_INTIDS));
     count(this.stats, 'VMs');
     if ((await vm.start()) !== 0) throw new FuzzFailure('VM start failed');
     const ch = CHANNELS.map((gpa) => new VmmChannel(vm.rt.mem, gpa));
@@ -142,7 +143,7 @@ class CommandsSession implements FuzzSession<CommandsCase> {
       }
     }
     this.ch = ch;
-    return { vm, ch };
+    return { vm, ch, ledger };
   }
 }
 
