@@ -28,6 +28,7 @@ options:
   --runs N          cases per target instead of a time budget
   --seed S          seed (default: random, printed)
   --replay SEED:PATH  rerun the case a failure printed (needs one --target)
+  --self-test       break each target's checks on purpose (see its source): the run must fail
   --json            one JSON document on stdout instead of text
   -h, --help        this help
 `;
@@ -53,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       target: { type: 'string' }, minutes: { type: 'string' }, runs: { type: 'string' }, seed: { type: 'string' },
-      replay: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      replay: { type: 'string' }, 'self-test': { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -72,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
   const minutes = minutesFlag(values.minutes) ?? 1;
   const seed = replay?.seed ?? intFlag('seed', values.seed, 0, 0xffff_ffff) ?? randomSeed();
   const json = values.json === true;
+  const sabotage = values['self-test'] === true;
   const out = (s = '') => { if (!json) process.stdout.write(`${s}\n`); };
   const bar = progressBar(json);
 
@@ -81,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
   const reports: FuzzReport[] = [];
   for (const [i, t] of targets.entries()) {
     const r = await runFuzz({
-      target: t, seed,
+      target: t, seed, sabotage,
       ...(replay !== undefined ? { replay } : runs !== undefined ? { runs } : { minutes: minutes / targets.length }),
       ...(bar ? { onProgress: (p) => bar.update((i + p.fraction) / targets.length, `${t}: ${p.cases} cases, ${p.failures} failed`) } : {}),
     });
@@ -90,13 +92,13 @@ export async function run(argv: string[]): Promise<number> {
     for (const f of r.failures) {
       out(`FAIL  ${t}: ${f.message}`);
       if (f.counterexample !== '') out(`      case: ${f.counterexample.length > 600 ? `${f.counterexample.slice(0, 600)}...` : f.counterexample}`);
-      if (f.path !== '') out(`      replay: vgic-lab fuzz --target ${t} --replay ${f.seed}:${f.path}`);
+      if (f.path !== '') out(`      replay: vgic-lab fuzz --target ${t} --replay ${f.seed}:${f.path}${sabotage ? ' --self-test' : ''}`);
     }
   }
   const failures = reports.reduce((n, r) => n + r.failures.length, 0);
   if (json) {
     const summary = { cases: reports.reduce((n, r) => n + r.cases, 0), failures };
-    process.stdout.write(`${JSON.stringify({ command: 'fuzz', seed, ...(replay ? { replay } : {}), targets: reports, summary }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ command: 'fuzz', seed, ...(replay ? { replay } : {}), ...(sabotage ? { selfTest: true } : {}), targets: reports, summary }, null, 2)}\n`);
   } else {
     out('');
     out(table(['target', 'cases', 'failures', 'duration'], reports.map((r) => [r.target, r.cases, r.failures.length, seconds(r.durationMs)])));
