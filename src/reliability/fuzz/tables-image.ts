@@ -172,7 +172,8 @@ export function mutationArbitrary(nrVcpus: number): fc.Arbitrary<Mutation> {
 export function tablesCaseArbitrary(nrVcpus: number): fc.Arbitrary<TablesCase> {
   return fc.record({
     cfg: configArbitrary(nrVcpus),
-    mutations: fc.oneof({ weight: 1, arbitrary: fc.constant([] as Mutation[]) }, { weight: 3, arbitrary: fc.array(mutationArbitrary(nrVcpus), { minLength: 1, maxLength: 4 }) }),
+    // Empty (an unmutated image) about a quarter of the time, and what a failing case shrinks towards.
+    mutations: fc.array(mutationArbitrary(nrVcpus), { maxLength: 4 }),
     mode: fc.oneof({ weight: 10, arbitrary: fc.constant('once' as const) }, { weight: 1, arbitrary: fc.constantFrom('running' as const, 'twice' as const) }),
   });
 }
