@@ -12,7 +12,7 @@ import { formatDeadlock } from '../stress/deadlock.js';
 import { formatStall } from './outcome-text.js';
 import { table } from './format.js';
 import { progressBar } from './progress.js';
-import { intFlag, RUN_FLAGS, RUN_FLAGS_HELP, runOptionsFrom, scenarioList, selectScenarios } from './stress-options.js';
+import { intFlag, protocolFlag, RUN_FLAGS, RUN_FLAGS_HELP, runOptionsFrom, scenarioList, selectScenarios } from './stress-options.js';
 
 const USAGE = `usage: vgic-lab campaign [scenario...] [options]
 
@@ -39,11 +39,13 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const scenarios = selectScenarios(positionals, values.schedule);
+  const scenarios = selectScenarios(positionals, values.schedule, values.protocol !== undefined);
   const seeds = intFlag('seeds', values.seeds, 1, 100_000) ?? 8;
   const from = intFlag('from', values.from, 0, 0xffff_ffff) ?? 1;
   const concurrency = intFlag('concurrency', values.concurrency, 1, 64) ?? defaultConcurrency();
   const { schedule, ...run } = runOptionsFrom(values, from);
+  const protocol = await protocolFlag(values.protocol);
+  if (protocol !== undefined) run.lockProtocol = protocol; // plain data: it crosses to the pool workers
   const { seed: _seed, ...sched } = schedule!;
   const json = values.json === true;
   const bar = progressBar(json);
