@@ -54,7 +54,10 @@ export { defineGuest, type GicGuest, type GicGuestExt, type GuestArgs, type Gues
 export { waitForResult } from './guest/results-wait.js';
 export { resolveLockProtocol, deriveHierarchy, LOCK_CLASSES } from './vgic/lock-protocol.js';
 export { loadLockProtocol } from './vgic/lock-protocol-file.js';
-// Also in lib-surface's stress section: keep one copy when merging.
+export { defineBenchmark, runBenchmarks, type UserBenchmarkSpec, type RunBenchmarksOptions } from './bench/user.js';
+// Also in lib-surface's stress and bench sections: keep one copy when merging.
 export { runScenario, type RunOptions } from './stress/runner.js';
 export { SCENARIOS, findScenario } from './stress/scenarios/index.js';
 export type { Scenario, ScenarioOutcome } from './stress/scenario.js';
+export { renderText as renderBenchReport } from './bench/report.js';
+export type { Report as BenchReport, Figure } from './bench/runner.js';
