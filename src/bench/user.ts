@@ -95,6 +95,7 @@ export function defineBenchmark<S>(spec: UserBenchmarkSpec<S>, option = 'benchma
   };
 }
 
+/** How runBenchmarks runs: the budget and where progress goes. */
 export interface RunBenchmarksOptions {
   /** 'full' (11 rounds), 'quick' (5) or 'smoke' (2: proves it runs, figures mean little). Default 'quick'. */
   budget?: BudgetName;

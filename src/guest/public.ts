@@ -16,7 +16,7 @@ export type { GicCpuInterface } from '../vgic/cpu-interface.js';
 export {
   GpaAllocator, perVcpuRegion, GUEST_RAM, SETUP_MAILBOX_GPA, DEFAULT_GIC_REGION, DEFAULT_FREE_REGION, type GpaRegion,
 } from './alloc.js';
-export { fillGuest, type DriverError } from './driver-util.js';
+export { DriverBase, fillGuest, type DriverError } from './driver-util.js';
 // The GIC: LPI tables, redistributors, distributor.
 export { GicDriver, LPI_DEFAULT_PRIORITY, type GicDriverOptions, type LpiTables } from './gic-driver.js';
 // The ITS: tables, command queue, one method per command.
@@ -29,6 +29,6 @@ export { waitForSetup, SETUP_REDISTS_READY, SETUP_DONE } from './handshake.js';
 export { irqLoop, lpiResultIndex, RESULT_LPI_TOTAL, type IrqLoopOptions, type IrqLoopResult } from './irq-loop.js';
 export { runLpiHandler, type LpiHandlerArgs, type LpiHandlerResult } from './lpi-handler.js';
 // Where things are.
-export { defaultItsBase, GICD_BASE, GICR_BASE, GICR_STRIDE } from '../vgic/layout.js';
+export { defaultItsBase } from '../vgic/layout.js';
 export { GIC_LPI_OFFSET } from '../uapi/gic-fields.js';
 export { errnoName } from '../uapi/errno.js';
