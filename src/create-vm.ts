@@ -6,7 +6,9 @@
 import { Vm } from './kvm/vm.js';
 import type { VmOptions } from './kvm/options.js';
 import { Gic, gicSetup, type GicOptions } from './vgic/gic.js';
+import { VGIC_DEVICE_KEY, type VgicShared } from './vgic/layout.js';
 import type { KvmMsi } from './vgic/msi.js';
+import type { LockProtocol } from './vgic/lock-protocol.js';
 
 export interface CreateVmOptions extends VmOptions {
   /** The vGICv3 and its ITSs. Default: one ITS at the default base. `false`: no interrupt controller. */
@@ -30,7 +32,8 @@ export async function createVm(options: CreateVmOptions = {}): Promise<Vm | GicV
   }
   const gicOptions = options.gic ?? {};
   if (gicOptions === null || typeof gicOptions !== 'object') throw new TypeError('options.gic must be an object or false');
-  const vm = await Vm.create(options, gicSetup(options.vcpus ?? 1, gicOptions));
+  const setup = gicSetup(options.vcpus ?? 1, gicOptions);
+  const vm = await Vm.create(withProtocolHierarchy(options, (setup.devices[VGIC_DEVICE_KEY] as VgicShared).lockProtocol.hierarchy), setup);
   try {
     const gic = await Gic.attach(vm, gicOptions);
     Object.defineProperty(vm, 'gic', { value: gic, enumerable: true });
@@ -42,4 +45,13 @@ export async function createVm(options: CreateVmOptions = {}): Promise<Vm | GicV
     await vm.destroy();
     throw e;
   }
+}
+
+/** `validator: true` (or options without a hierarchy) checks the lock protocol's declared hierarchy, when it has one. */
+function withProtocolHierarchy(options: CreateVmOptions, hierarchy: LockProtocol['hierarchy']): CreateVmOptions {
+  const v = options.validator;
+  if (hierarchy === undefined || hierarchy === 'derive' || v === undefined || v === false) return options;
+  if (v === true) return { ...options, validator: { hierarchy } };
+  if (v !== null && typeof v === 'object' && v.hierarchy === undefined) return { ...options, validator: { ...v, hierarchy } };
+  return options;
 }

@@ -47,3 +47,17 @@ export {
 } from './sync/validator.js';
 export { OPERATIONS, operationName, operationId, type OperationName } from './sync/operations.js';
 export { ScheduleEnded, type ScheduleConfig, type ScheduleSummary, type ScheduleDecision, type ScheduleEnd } from './sync/schedule.js';
+
+// ---- guest authoring, user benchmarks, scenario protocols (issue 8 items 2, 3, 5) ----
+// The guest side itself is the `vgic-lab/guest` subpath (src/guest/public.ts).
+export { defineGuest, type GicGuest, type GicGuestExt, type GuestArgs, type GuestResult } from './guest/define.js';
+export { waitForResult } from './guest/results-wait.js';
+export { resolveLockProtocol, deriveHierarchy, LOCK_CLASSES } from './vgic/lock-protocol.js';
+export { loadLockProtocol } from './vgic/lock-protocol-file.js';
+export { defineBenchmark, runBenchmarks, type UserBenchmarkSpec, type RunBenchmarksOptions } from './bench/user.js';
+// Also in lib-surface's stress and bench sections: keep one copy when merging.
+export { runScenario, type RunOptions } from './stress/runner.js';
+export { SCENARIOS, findScenario } from './stress/scenarios/index.js';
+export type { Scenario, ScenarioOutcome } from './stress/scenario.js';
+export { renderText as renderBenchReport } from './bench/report.js';
+export type { Report as BenchReport, Figure } from './bench/runner.js';

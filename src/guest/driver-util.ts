@@ -10,11 +10,13 @@ import { errnoName } from '../uapi/errno.js';
 
 /** Why a driver operation failed. `errno` is negative, as returned. */
 export interface DriverError {
+  /** The negative errno the failing call returned. */
   errno: number;
   /** errnoName(errno), e.g. '-ETIMEDOUT'. */
   name: string;
   /** Operation, e.g. 'ITS0 BASER0' or 'GICR1 PROPBASER'. */
   where: string;
+  /** What was wrong, e.g. the value written and the one read back. */
   detail: string;
 }
 
@@ -31,6 +33,7 @@ export class DriverBase {
     return errno;
   }
 
+  /** Forget the recorded failure. */
   clearError(): void {
     this.error = undefined;
   }

@@ -8,38 +8,49 @@ import { DEFAULT_GIC_REGION, type GpaRegion, SETUP_MAILBOX_GPA } from './alloc.j
 import { bitsFor } from './driver-util.js';
 import { LPI_DEFAULT_PRIORITY, LPI_MAX_ID_BITS, LPI_MIN_ID_BITS } from './gic-driver.js';
 
+/** One event of a device: what MAPTI (or MAPI) maps. */
 export interface ItsSetupEvent {
+  /** The EventID (the MSI's data). */
   eventId: number;
   /** The LPI (pINTID, >= 8192) the event translates to. */
   intid: number;
+  /** The collection (by default collection n targets vCPU n). */
   icid: number;
   /** Config byte: priority (default args.priority) and enable (default true). */
   priority?: number;
+  /** Config byte Enable. Default true. */
   enabled?: boolean;
   /** Map with MAPI (pINTID = EventID; intid must equal eventId) instead of MAPTI. */
   mapi?: boolean;
 }
 
+/** A device to map (MAPD) with its events. */
 export interface ItsSetupDevice {
   /** Position in args.its (default 0). */
   its?: number;
+  /** The DeviceID (the MSI's devid). */
   deviceId: number;
   /** EventID bits of the ITT (MAPD Size + 1). Default: enough for the largest eventId. */
   eventIdBits?: number;
+  /** Its events. */
   events: ItsSetupEvent[];
 }
 
+/** A collection to map (MAPC). */
 export interface ItsSetupCollection {
   /** Position in args.its (default 0). */
   its?: number;
+  /** The collection ID. */
   icid: number;
   /** Target vCPU (MAPC RDbase = its GICR_TYPER.Processor_Number when PTA=0). */
   vcpu: number;
 }
 
+/** What runItsSetup (and the built-in 'its-setup' program) brings up; every field has a default. */
 export interface ItsSetupArgs {
   /** ITS frames: n < 256 means defaultItsBase(n), anything else is a frame GPA. Default [0]. */
   its?: number[];
+  /** Devices to map with their events. Default none. */
   devices?: ItsSetupDevice[];
   /** Default: one collection per vCPU on every ITS, icid = vcpu. */
   collections?: ItsSetupCollection[];

@@ -54,7 +54,8 @@ export interface VmOptions {
   maxActors?: number;
   /**
    * Run the lock-order validator on every thread of the VM (`true` for the
-   * defaults: today's hierarchy, vcpu.mutex nesting under kvm.lock). Costs an
+   * defaults: today's hierarchy, or the lock protocol's own when it declares
+   * one (LockProtocol.hierarchy); vcpu.mutex nesting under kvm.lock). Costs an
    * observer call per lock operation. Default off.
    */
   validator?: boolean | ValidatorOptions;

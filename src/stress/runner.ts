@@ -11,6 +11,7 @@
 import { ScheduleEnded } from '../sync/schedule.js';
 import { createVm, type CreateVmOptions, type GicVm } from '../create-vm.js';
 import type { FindingKind } from '../sync/validator.js';
+import { resolveLockProtocol, type LockProtocol } from '../vgic/lock-protocol.js';
 import { seededRandom } from './random.js';
 import type {
   EndedBy, Scenario, ScenarioContext, ScenarioObservation, ScenarioOptions, ScenarioOutcome, ScheduleOptions, ScheduleStrategy,
@@ -43,6 +44,12 @@ export interface RunOptions {
   stopAtFirst?: boolean;
   stallMs?: number;
   timeline?: boolean;
+  /**
+   * Run the scenario under this lock protocol instead of its own: a built-in
+   * name or a LockProtocol (validated; TypeError naming `lockProtocol`).
+   * Scenarios that are fixed tests of one protocol refuse it (RangeError).
+   */
+  lockProtocol?: 'upstream' | 'v7-2017' | LockProtocol;
   onProgress?: (fraction: number, label: string) => void;
 }
 
@@ -65,6 +72,10 @@ export function resolveRunOptions(scenario: Scenario, o: RunOptions = {}): Scena
   if (!scenario.schedules.includes(strategy)) {
     throw new RangeError(`scenario ${scenario.name} cannot run under schedule '${strategy}' (it supports ${scenario.schedules.join(', ')})`);
   }
+  if (o.lockProtocol !== undefined && scenario.takesLockProtocol === false) {
+    throw new RangeError(`scenario ${scenario.name} is a fixed test of one lock protocol and takes no lockProtocol`);
+  }
+  const lockProtocol = o.lockProtocol === undefined ? undefined : resolveLockProtocol(o.lockProtocol, 'lockProtocol');
   const stallMs = o.stallMs ?? RUN_DEFAULTS.stallMs;
   if (!(typeof stallMs === 'number' && stallMs >= 10)) throw new RangeError(`stallMs must be a number >= 10 (got ${stallMs})`);
   return {
@@ -81,6 +92,7 @@ export function resolveRunOptions(scenario: Scenario, o: RunOptions = {}): Scena
     stopAtFirst: o.stopAtFirst ?? RUN_DEFAULTS.stopAtFirst,
     stallMs,
     timeline: o.timeline ?? RUN_DEFAULTS.timeline,
+    ...(lockProtocol ? { lockProtocol } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   };
 }
@@ -99,12 +111,16 @@ export function tokenFor(scenario: string, o: ScenarioOptions, traceHash?: strin
 export async function runScenario(scenario: Scenario, options: RunOptions = {}, hooks: RunHooks = {}): Promise<ScenarioOutcome> {
   const o = resolveRunOptions(scenario, options);
   const controller = new AbortController();
-  const expectedFindings: readonly FindingKind[] = scenario.expects?.findings ?? [];
+  // A tried protocol is judged by one rule: the scenario's own checks, and nothing found.
+  const expects = o.lockProtocol !== undefined ? {} : scenario.expects ?? {};
+  const expectedFindings: readonly FindingKind[] = expects.findings ?? [];
   const dog = new Watchdog({ stallMs: o.stallMs, stopAtFirst: o.stopAtFirst, expectedFindings, onEnd: (r) => controller.abort(r) });
   const vms: GicVm[] = [];
   const ctx: ScenarioContext = {
     async createVm(vmOptions: CreateVmOptions) {
       const opts: CreateVmOptions = { ...vmOptions };
+      // Every VM of the run, migration destinations included; createVm gives the validator the protocol's hierarchy.
+      if (o.lockProtocol !== undefined && opts.gic !== false) opts.gic = { ...opts.gic, lockProtocol: o.lockProtocol };
       if (o.validator && opts.validator === undefined) opts.validator = true;
       const s = o.schedule;
       if (s.strategy !== 'free') {
@@ -176,7 +192,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}, 
   const unexpected: string[] = [];
   const kinds = [...new Set(allFindings.map((f) => f.kind).filter((k) => !expectedFindings.includes(k)))];
   if (kinds.length > 0) unexpected.push(`${kinds.join(', ')} finding${kinds.length > 1 ? 's' : ''}`);
-  if (deadlocks.length > 0 && scenario.expects?.deadlock !== true) unexpected.push('deadlock');
+  if (deadlocks.length > 0 && expects.deadlock !== true) unexpected.push('deadlock');
   if (stall !== null) unexpected.push(`stall (no progress for ${stall.afterMs} ms)`);
   if (endedBy === 'timeout') unexpected.push('hard time limit reached');
   if (endedBy === 'budget') unexpected.push('the controlled schedule used its step budget');
@@ -185,7 +201,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}, 
   return {
     scenario: scenario.name,
     title: scenario.title,
-    expected: scenario.expect,
+    expected: o.lockProtocol !== undefined ? `lock protocol '${o.lockProtocol.name}': ${scenario.expectWithProtocol ?? scenario.expect}` : scenario.expect,
     observed: unexpected.length > 0 ? `${obs.observed}; unexpected: ${unexpected.join(', ')}` : obs.observed,
     ok,
     verdict: ok ? 'pass' : 'fail',
@@ -200,5 +216,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}, 
     ...(traceHash !== undefined ? { traceHash } : obs.traceHash !== undefined ? { traceHash: obs.traceHash } : {}),
     ...(decisions !== undefined ? { decisions } : obs.decisions !== undefined ? { decisions: obs.decisions } : {}),
     ...(sched !== undefined ? { scheduleEnd: sched.end } : {}),
+    ...(o.lockProtocol !== undefined ? { lockProtocol: o.lockProtocol.name } : {}),
   };
 }

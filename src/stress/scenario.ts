@@ -8,6 +8,7 @@ import type { Finding, FindingKind } from '../sync/validator.js';
 import type { Deadlock } from './deadlock.js';
 import type { ScheduleEnd } from '../sync/schedule.js';
 import type { CreateVmOptions, GicVm } from '../create-vm.js';
+import type { LockProtocol } from '../vgic/lock-protocol.js';
 
 /** 'free': the OS schedules the threads; 'random'/'pct': one thread at a time, chosen by a seeded scheduler. */
 export type ScheduleStrategy = 'free' | 'random' | 'pct';
@@ -38,6 +39,14 @@ export interface ScenarioOptions {
   stallMs: number;
   /** Record a timeline (Chrome Trace Event format) of the run. */
   timeline: boolean;
+  /**
+   * A lock protocol to try (a user's, or a built-in one by name before
+   * resolution): every VM of the run uses it in place of the protocol the
+   * scenario would choose, the validator checks its hierarchy, and the
+   * verdict expects a clean run (see Scenario.takesLockProtocol). Unset: the
+   * scenario's own protocol and expectation.
+   */
+  lockProtocol?: LockProtocol;
   /** Progress callback for a progress bar: fraction in 0..1 and a label. */
   onProgress?: (fraction: number, label: string) => void;
 }
@@ -86,6 +95,8 @@ export interface ScenarioOutcome extends ScenarioObservation {
   endedBy: EndedBy;
   /** Controlled schedules: how the schedule ended ('running' when the scenario ended first). */
   scheduleEnd?: ScheduleEnd;
+  /** The name of the lock protocol the run tried (options.lockProtocol), if one was given. */
+  lockProtocol?: string;
 }
 
 export interface Scenario {
@@ -107,6 +118,16 @@ export interface Scenario {
    * Default: nothing, i.e. a clean run is expected.
    */
   expects?: { findings?: readonly FindingKind[]; deadlock?: boolean };
+  /**
+   * Whether the scenario runs a given lock protocol (options.lockProtocol).
+   * Default true: every VM it creates uses that protocol, `expects` is
+   * ignored and the run passes iff the scenario's own checks hold and there
+   * is no validator finding, no deadlock and no stall. false: the scenario is
+   * a fixed test of one protocol (b2) and refuses one (RangeError).
+   */
+  takesLockProtocol?: boolean;
+  /** The expected verdict in one line when options.lockProtocol is given. Default: `expect`. */
+  expectWithProtocol?: string;
   run(options: ScenarioOptions, ctx: ScenarioContext): Promise<ScenarioObservation>;
 }
 
@@ -116,6 +137,7 @@ export interface Scenario {
  * destroyed at the end; when the watchdog ends the run, `signal` aborts.
  */
 export interface ScenarioContext {
+  /** A VM for the scenario (with options.lockProtocol, if given, in place of the one asked for). */
   createVm(options: CreateVmOptions): Promise<GicVm>;
   /** Aborted when the watchdog ends the run (deadlock, stall, stop-at-first). */
   signal: AbortSignal;
