@@ -7,7 +7,9 @@
  *  - a message to an actor already dead was queued in its ring anyway:
  *    once the ring filled, every sender waited a slice before -ENODEV;
  *  - a trapped read the device never answered (dead: -ENODEV; its handler
- *    threw: -EFAULT) returned the previous reply's value instead of zero.
+ *    threw: -EFAULT) returned the previous reply's value instead of zero;
+ *  - with actorPlacement 'shared', spawning an actor after the shared host
+ *    died waited forever (creating an ITS: holding config_lock).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVm, type Vm } from '../dist/src/index.js';
@@ -29,6 +31,8 @@ async function newVm(options: Parameters<typeof createVm>[0] & { gic: false }): 
   vms.push(vm);
   return vm;
 }
+
+const configOwner = (vm: Vm) => vm.rt.arena.ownerOf(vm.shared.locks.config);
 
 /** Terminate the host worker of the VM's only actor (the first host) and wait for the VMM to see it. */
 async function killHost(vm: Vm): Promise<void> {
@@ -87,5 +91,17 @@ describe('an actor dies: what its requesters and later senders get', () => {
     Atomics.notify(r, 2);
     await waitForWord(r, 0, (v) => v >= 2, 'the read after the death');
     expect(r[1]).toBe(0);
+  });
+});
+
+describe("actorPlacement 'shared': the host dies", () => {
+  it('a later spawn (a new ITS) fails with an error naming the dead host instead of waiting forever, and config_lock is released', async () => {
+    const vm = await createVm({ vcpus: 1, actorPlacement: 'shared' });
+    vms.push(vm);
+    expect(vm.workers().hosts).toHaveLength(1); // the distributor and ITS 0 share it
+    await killHost(vm);
+    await expect(within(vm.gic.createIts(), 'createIts on a dead shared host')).rejects.toThrow(/ITS 1 cannot start: its actor host .* exited/);
+    expect(vm.gic.its).toHaveLength(1);
+    expect(configOwner(vm)).toBe(0);
   });
 });

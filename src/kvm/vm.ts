@@ -74,6 +74,8 @@ interface HostSlot {
   actors: number[];
   waiters: Map<number, (e: HostEvent) => void>;
   stopped?: () => void;
+  /** Its worker exited: nothing it was asked after that would ever be answered. */
+  exited?: boolean;
 }
 
 export class Vm {
@@ -404,6 +406,8 @@ export class Vm {
       ? this.sharedHost
       : await this.startHost(name);
     if (this.options.actorPlacement === 'shared') this.sharedHost = host;
+    // A spawn request to a dead host would wait for its answer forever (with config_lock held, for an ITS).
+    if (host.exited) throw new Error(`actor ${name} cannot start: its actor host (${this.rt.arena.threadName(host.tid)}) exited`);
     const id = this.rt.dir.allocActor(host.host);
     host.actors.push(id);
     const done = new Promise<HostEvent>((resolve) => host.waiters.set(id, resolve));
@@ -438,6 +442,7 @@ export class Vm {
     port1.unref();
     worker.on('error', (e) => this.fault(label, e));
     worker.on('exit', () => {
+      slot.exited = true;
       for (const a of slot.actors) this.rt.dir.setState(a, ACTOR_DEAD);
       for (const [id, w] of slot.waiters) w({ type: 'spawned', id, error: 'actor host exited' });
       this.workerDied(tid, label);
