@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   replay: { summary: 'rerun a stress scenario from the replay token a failure printed', load: () => import('./replay.js') },
   campaign: { summary: 'run scenarios over many seeds in parallel; dedupe what they found: --seeds --from --concurrency', load: () => import('./campaign.js') },
   bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick, --compare old.json new.json', load: () => import('./bench.js') },
+  faults: { summary: 'inject faults (killed vCPU/actor workers, a guest that never returns or throws, a full mailbox) under load; check recovery; --repeat, --json', load: () => import('./faults.js') },
   curves: { summary: 'scaling curves (vCPUs, ITSs, table size, memory) as SVG charts + JSON; --quick, --json, --out DIR', load: () => import('./curves.js') },
 };
 

@@ -34,6 +34,8 @@ export interface FaultOptions {
   guardMs?: number;
   /** The VM's actor transport (createVm's actorTransport). Default 'shared-memory'. */
   actorTransport?: ActorTransportKind;
+  /** The VM's actor placement (createVm's actorPlacement): with 'shared', an actor's death is every actor's. Default 'worker-per-actor'. */
+  actorPlacement?: 'worker-per-actor' | 'shared';
 }
 
 export interface FaultResult {
@@ -78,7 +80,8 @@ export async function runFault(name: string, opts: FaultOptions = {}): Promise<F
     f = await FaultVm.boot({ vcpus, victim, mode: def.vm.mode ?? 'none', message: def.vm.message ?? 'guest fault', guardMs,
       ...(def.vm.mailboxCapacity !== undefined ? { mailboxCapacity: def.vm.mailboxCapacity } : {}),
       ...(def.vm.pauseTimeoutMs !== undefined ? { pauseTimeoutMs: def.vm.pauseTimeoutMs } : {}),
-      ...(opts.actorTransport !== undefined ? { actorTransport: opts.actorTransport } : {}) });
+      ...(opts.actorTransport !== undefined ? { actorTransport: opts.actorTransport } : {}),
+      ...(opts.actorPlacement !== undefined ? { actorPlacement: opts.actorPlacement } : {}) });
   } catch (e) {
     rec.check('boot under load', false, String((e as Error)?.message ?? e));
     return result({});

@@ -7,7 +7,7 @@ export interface FaultDef {
   /** One line: what is injected, and when. */
   description: string;
   /** How its VM differs from the default one (3 vCPUs, traffic guest, no victim). */
-  vm: Partial<Omit<FaultVmOptions, 'guardMs' | 'vcpus' | 'victim' | 'actorTransport'>> & {
+  vm: Partial<Omit<FaultVmOptions, 'guardMs' | 'vcpus' | 'victim' | 'actorTransport' | 'actorPlacement'>> & {
     /** The victim vCPU (default: the last one). */
     victim?: 'last' | number;
   };

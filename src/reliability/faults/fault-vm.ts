@@ -39,6 +39,8 @@ export interface FaultVmOptions {
   pauseTimeoutMs?: number;
   /** How messages reach actors (createVm's actorTransport). */
   actorTransport?: ActorTransportKind;
+  /** One worker per actor, or every actor on one (createVm's actorPlacement). */
+  actorPlacement?: 'worker-per-actor' | 'shared';
   /** Guard of every wait for an event: only a hang reaches it. */
   guardMs: number;
 }
@@ -96,6 +98,7 @@ export class FaultVm {
       ...(o.mailboxCapacity !== undefined ? { mailboxCapacity: o.mailboxCapacity } : {}),
       ...(o.pauseTimeoutMs !== undefined ? { pauseTimeoutMs: o.pauseTimeoutMs } : {}),
       ...(o.actorTransport !== undefined ? { actorTransport: o.actorTransport } : {}),
+      ...(o.actorPlacement !== undefined ? { actorPlacement: o.actorPlacement } : {}),
     });
     try {
       const started = await vm.start();

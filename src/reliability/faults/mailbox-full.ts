@@ -11,7 +11,7 @@
  */
 import type { FaultDef } from './fault-def.js';
 import type { FaultVm } from './fault-vm.js';
-import { within, type Recorder } from './postconditions.js';
+import { faultMatching, within, type Recorder } from './postconditions.js';
 import { waitUntil } from '../../sync/wait.js';
 import { ENODEV, errnoName } from '../../uapi/errno.js';
 
@@ -38,7 +38,7 @@ function burst(f: FaultVm): Burst {
 async function fill(f: FaultVm, rec: Recorder, phase: string): Promise<Burst | undefined> {
   const at = await f.catchAtGate(f.itsLock, () => true);
   if (at === undefined) {
-    rec.check(`${phase}: actor stalled`, false, 'the ITS actor never parked on its.its_lock');
+    rec.check(`injected at the moment (${phase})`, false, 'the ITS actor never parked on its.its_lock');
     return undefined;
   }
   const b = burst(f);
@@ -46,14 +46,14 @@ async function fill(f: FaultVm, rec: Recorder, phase: string): Promise<Burst | u
     // Ports are unbounded: no sender waits for space; every message is queued, none taken while stalled.
     const queued = () => { const [sent, taken] = f.vm.rt.transport.positions(f.itsActor); return sent - taken; };
     const all = await waitUntil(() => queued() >= BURST, f.o.guardMs, 1);
-    rec.check(`${phase}: messages queue up (unbounded ports)`, all && b.settled() === 0,
-      `${queued()} messages queued, ${b.settled()} of ${BURST} VMM requests answered while stalled`);
+    rec.check(`injected at the moment (${phase})`, all && b.settled() === 0,
+      `actor stalled; unbounded ports: ${queued()} messages queued, ${b.settled()} of ${BURST} VMM requests answered while stalled`);
     return b;
   }
   const box = f.vm.rt.dir.mailbox(f.itsActor);
   const full = await waitUntil(() => box.size() >= box.capacity && box.spaceWaiters() > 0, f.o.guardMs, 1);
-  rec.check(`${phase}: ring full, senders wait`, full && b.settled() === 0,
-    `${box.size()}/${box.capacity} slots taken, ${box.spaceWaiters()} senders waiting for space, ${b.settled()} of ${BURST} VMM requests answered while stalled`);
+  rec.check(`injected at the moment (${phase})`, full && b.settled() === 0,
+    `actor stalled; ring full: ${box.size()}/${box.capacity} slots taken, ${box.spaceWaiters()} senders waiting for space, ${b.settled()} of ${BURST} VMM requests answered while stalled`);
   return b;
 }
 
@@ -81,19 +81,13 @@ export const mailboxFull: FaultDef = {
     }
     // Full, then dead: every waiting and queued sender answered -ENODEV.
     const b = await fill(f, rec, 'dying');
-    const died = new Promise<string>((resolve) => {
-      const off = f.vm.onFault((x) => {
-        if (x.source === 'ITS 0' && /exited/.test(x.message)) {
-          off();
-          resolve(`${x.source}: ${x.message}`);
-        }
-      });
-    });
+    const host = f.vm.rt.arena.threadName(f.itsHostTid);
+    const died = faultMatching(f, (x) => x.source === host && /exited/.test(x.message), f.o.guardMs);
     await f.vm.workers().hosts[f.vm.rt.dir.hostOf(f.itsActor)]!.terminate();
     if (b !== undefined) f.gate(f.itsLock).unlock();
-    const fault = await within(died, f.o.guardMs);
-    rec.reportedAs = fault ?? 'nothing';
-    rec.check('the VM reports the fault', fault !== undefined, fault ?? 'no fault reported for ITS 0');
+    const fault = await died;
+    rec.reportedAs = fault === undefined ? 'nothing' : `${fault.source}: ${fault.message}`;
+    rec.check('the VM reports the fault', fault !== undefined, fault === undefined ? `no fault reported for ${host}` : rec.reportedAs);
     if (b !== undefined) {
       const rs = await within(b.results, f.o.guardMs);
       rec.check('dying: every sender answered -ENODEV', rs !== undefined && rs.every((r) => r === -ENODEV),

@@ -33,11 +33,12 @@ export const vcpuKilledHoldingMutex: FaultDef = {
     rec.check('the VM reports the fault', fault !== undefined && /holding vcpu\.mutex#0/.test(fault.message) &&
       vm.vcpuExit(0)?.reason === 'died' && vm.vcpuState(0) === 'exited',
     `fault ${fault ? JSON.stringify(fault.message) : 'none'}; vCPU 0 ${vm.vcpuState(0)}, exit ${vm.vcpuExit(0)?.reason ?? 'none'}`);
-    // Recovered: free with OWNER_DIED (the next locker gets -EOWNERDEAD), or already taken by a live thread (a SAVE attempt).
+    // Recovered: free (with OWNER_DIED until the next locker, e.g. a SAVE attempt's trylock, is told -EOWNERDEAD) or taken since.
     const word = arena.lockInfo(mutex).word;
     const owner = word & FUTEX_TID_MASK;
-    rec.check('vcpu.mutex#0 recovered for the next owner', owner === 0 ? (word & FUTEX_OWNER_DIED) !== 0 : owner !== tid,
-      `lock word 0x${(word >>> 0).toString(16)}: ${owner === 0 ? 'free, OWNER_DIED' : `taken since by ${arena.threadName(owner)}`}`);
+    rec.check('vcpu.mutex#0 recovered for the next owner', owner !== tid,
+      `lock word 0x${(word >>> 0).toString(16)}: ${owner !== 0 ? `taken since by ${arena.threadName(owner)}`
+        : (word & FUTEX_OWNER_DIED) !== 0 ? 'free, OWNER_DIED' : 'free (a later locker was told -EOWNERDEAD)'}`);
     return { gone: [0], unpausable: [] };
   },
 };
