@@ -100,19 +100,23 @@ export class FaultVm {
       ...(o.actorTransport !== undefined ? { actorTransport: o.actorTransport } : {}),
       ...(o.actorPlacement !== undefined ? { actorPlacement: o.actorPlacement } : {}),
     });
+    let f: FaultVm | undefined;
     try {
       const started = await vm.start();
       if (started !== 0) throw new Error(`start: ${errnoName(started)}`);
       const setup = await waitForItsSetup(vm, vm.nrVcpus, o.guardMs);
       if (setup !== 0) throw new Error(`guest ITS setup: ${errnoName(setup)}`);
-      const f = new FaultVm(vm, o);
+      f = new FaultVm(vm, o);
       if (!(await f.waitRounds(2))) throw new Error('guest command traffic did not start');
       // Every MSI of the load answered twice: their translations are cached, so the load rarely needs the ITS actor.
       if (!(await f.msis.advance(2 * o.vcpus, o.guardMs))) throw new Error('the MSI load did not start');
-      if (!(await waitUntil(() => f.saves.answered > 0, o.guardMs))) throw new Error('no SAVE_TABLES attempt was answered');
+      const saves = f.saves;
+      if (!(await waitUntil(() => saves.answered > 0, o.guardMs))) throw new Error('no SAVE_TABLES attempt was answered');
       return f;
     } catch (e) {
       await vm.destroy(1000);
+      await f?.msis.stop(1000);
+      await f?.saves.stop(1000);
       throw e;
     }
   }
