@@ -25,7 +25,7 @@ const UNCACHED_MSIS = 300;
 async function killItsHost(f: FaultVm, rec: Recorder): Promise<VmFault | undefined> {
   const host = f.vm.rt.arena.threadName(f.itsHostTid); // 'ITS 0', or 'actor host' when every actor shares it
   const died = faultMatching(f, (x) => x.source === host && /exited/.test(x.message), f.o.guardMs);
-  await f.vm.workers().hosts[f.vm.rt.dir.hostOf(f.itsActor)]!.terminate();
+  await f.itsHost().terminate();
   const fault = await died;
   rec.reportedAs = fault === undefined ? 'nothing' : `${fault.source}: ${fault.message}`;
   return fault;

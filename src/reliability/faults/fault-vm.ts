@@ -45,12 +45,16 @@ export interface FaultVmOptions {
   guardMs: number;
 }
 
-/** A thread of the VM by its published words. */
+/** A thread of the VM by its published words (src/sync/arena.ts T_*). */
 export interface ThreadWords {
   tid: number;
+  /** The lock it parks on, or -1. */
   waitLock: number;
+  /** The actor whose reply it waits for, or -1. */
   waitActor: number;
+  /** The requester an actor host serves (tid), or 0. */
   proxyFor: number;
+  /** The operation it is in (src/sync/operations.ts). */
   op: number;
 }
 
@@ -188,6 +192,11 @@ export class FaultVm {
     // The victim may sleep in WFI: its MSI wakes it (the load sends it too; this one does not wait for a pass).
     await this.vm.signalMsi(trafficMsi(0, this.o.victim));
     return waitForWord(r, r.length - R_VICTIM_FROM_END, (v) => v !== 0, this.o.guardMs);
+  }
+
+  /** The ITS actor's host worker (the VM numbers its hosts in the order it starts them). */
+  itsHost(): Worker {
+    return this.vm.workers().hosts[this.vm.rt.dir.hostOf(this.itsActor)]!;
   }
 
   /** Every worker the fault started: the VM's and the load's. */

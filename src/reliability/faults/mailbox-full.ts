@@ -83,7 +83,7 @@ export const mailboxFull: FaultDef = {
     const b = await fill(f, rec, 'dying');
     const host = f.vm.rt.arena.threadName(f.itsHostTid);
     const died = faultMatching(f, (x) => x.source === host && /exited/.test(x.message), f.o.guardMs);
-    await f.vm.workers().hosts[f.vm.rt.dir.hostOf(f.itsActor)]!.terminate();
+    await f.itsHost().terminate();
     if (b !== undefined) f.gate(f.itsLock).unlock();
     const fault = await died;
     rec.reportedAs = fault === undefined ? 'nothing' : `${fault.source}: ${fault.message}`;

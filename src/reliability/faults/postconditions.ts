@@ -101,10 +101,11 @@ export async function checkCommon(f: FaultVm, rec: Recorder, after: AfterFault):
   rec.check('no lock held by a dead thread', deadHeld.length === 0,
     deadHeld.length === 0 ? 'every lock of a dead thread was recovered' : deadHeld.map((l) => `${l.lock} (${l.ownerName})`).join(', '));
 
-  // The other vCPUs go on: each shows activity (or exited by itself, which is not being stuck).
+  // The other vCPUs go on: each shows activity, or its guest returned (e.g. gave up on a dead ITS), which is not being stuck.
   const live = ids(vm.nrVcpus).filter((v) => !after.gone.includes(v) && !after.unpausable.includes(v));
   const before = live.map((v) => f.activity(v));
-  const moved = await waitUntil(() => live.every((v, i) => f.activity(v) > before[i]! || vm.vcpuState(v) === 'exited'), guard);
+  const returned = (v: number) => vm.vcpuState(v) === 'exited' && vm.vcpuExit(v)?.reason === 'done';
+  const moved = await waitUntil(() => live.every((v, i) => f.activity(v) > before[i]! || returned(v)), guard);
   const exitedBySelf = live.filter((v) => vm.vcpuState(v) === 'exited');
   released = rec.check('other vCPUs make progress', moved,
     `vCPU ${live.join(', ')}: activity ${live.map((v, i) => `${before[i]} -> ${f.activity(v)}`).join(', ')}` +
