@@ -9,13 +9,17 @@
  *  - a trapped read the device never answered (dead: -ENODEV; its handler
  *    threw: -EFAULT) returned the previous reply's value instead of zero;
  *  - with actorPlacement 'shared', spawning an actor after the shared host
- *    died waited forever (creating an ITS: holding config_lock).
+ *    died waited forever (creating an ITS: holding config_lock);
+ *  - a pause that timed out blamed the guest ("never calls the guest
+ *    API?") even when the vCPU was waiting for a device; it now says where
+ *    each late vCPU is, from its published wait words.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createVm, type Vm } from '../dist/src/index.js';
 import { OP_MMIO_READ, OP_MMIO_WRITE } from '../dist/src/actors/protocol.js';
 import { SCRATCH_DEVICE } from '../dist/src/devices/scratch.js';
-import { ENODEV } from '../dist/src/uapi/errno.js';
+import { ENODEV, ETIMEDOUT } from '../dist/src/uapi/errno.js';
+import { T_WAIT_ACTOR } from '../dist/src/sync/arena.js';
 import { waitForWord, waitUntil, within } from './helpers/wait.js';
 
 const fixture = (name: string) => new URL(`./fixtures/${name}`, import.meta.url).href;
@@ -103,5 +107,23 @@ describe("actorPlacement 'shared': the host dies", () => {
     await expect(within(vm.gic.createIts(), 'createIts on a dead shared host')).rejects.toThrow(/ITS 1 cannot start: its actor host .* exited/);
     expect(vm.gic.its).toHaveLength(1);
     expect(configOwner(vm)).toBe(0);
+  });
+});
+
+describe('a pause that times out says where the vCPU is', () => {
+  it('a vCPU whose trapped write waits for a stalled device: -ETIMEDOUT, the fault names the device it waits for, not the guest', async () => {
+    const vm = await newVm({ vcpus: 1, gic: false, pauseTimeoutMs: 300, guest: { module: fixture('guest-mmio-once.mjs'), args: { gpa: SCRATCH_BASE } } });
+    const lock = vm.rt.arena.allocLock('scratch.lock');
+    const actor = await vm.spawnActor(SCRATCH_DEVICE, { registers: 4, lock }, 'scratch');
+    expect(await vm.registerMmio({ base: SCRATCH_BASE, size: 32, actor, region: 0, kind: 0 })).toBe(0);
+    const held = vm.rt.thread.mutex(lock);
+    expect(await held.lockAsync()).toBe(0); // the device's write path blocks on it
+    expect(await vm.start()).toBe(0);
+    const a = vm.rt.arena;
+    await waitUntil(() => [...Array(a.threadCount()).keys()].some((t) => Atomics.load(a.i32, a.threadRecord(t + 1) + T_WAIT_ACTOR) === actor + 1),
+      'the vCPU to wait for the device');
+    expect(await vm.pause()).toBe(-ETIMEDOUT);
+    expect(vm.faults.at(-1)?.message).toMatch(/^pause: vCPU 0 did not leave KVM_RUN within 300 ms \(vCPU 0 waits for the reply of actor \d+ \(scratch\) to a trapped access\)$/);
+    held.unlock();
   });
 });

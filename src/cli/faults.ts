@@ -118,7 +118,7 @@ const yesNo = (rs: Run[], ok: (x: Run) => boolean): string => {
 /** A report short enough for a table cell: no repeated source, no recovery boilerplate. */
 const short = (s: string): string => {
   const t = s.replace(/^([^:]+): \1 /, '$1 ').replace(' (recovered, EOWNERDEAD to the next owner)', ' (recovered)')
-    .replace(/ \(a guest that never calls the guest API\?\)/, '').replace('; VMM: pause:', ':');
+    .replace(/ \(vCPU \d+ runs guest code that never calls the guest API\)/, '').replace('; VMM: pause:', ':');
   return t.length > 72 ? `${t.slice(0, 71)}…` : t;
 };
 
