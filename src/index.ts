@@ -45,6 +45,7 @@ export {
   Validator, formatFinding, findingKey, validatorReport,
   type Finding, type EdgeProvenance, type ValidatorOptions, type ValidatorReport,
 } from './sync/validator.js';
+export { runFault, FAULTS, type FaultOptions, type FaultResult, type FaultCheck } from './reliability/faults.js';
 export { OPERATIONS, operationName, operationId, type OperationName } from './sync/operations.js';
 export { ScheduleEnded, type ScheduleConfig, type ScheduleSummary, type ScheduleDecision, type ScheduleEnd } from './sync/schedule.js';
 

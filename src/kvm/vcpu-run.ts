@@ -207,9 +207,12 @@ export class VcpuRunner implements Guest {
     m[M_ARGS + 2] = size;
     this.enterDevice(gpa, size);
     const op = this.rt.thread.setOperation(OPN_MMIO_READ);
-    client.request(region.actor, OP_MMIO_READ, M_ARGS + 3);
+    const result = client.request(region.actor, OP_MMIO_READ, M_ARGS + 3);
     this.rt.thread.setOperation(op);
     this.leaveDevice();
+    // No answer (the device died, -ENODEV; its handler threw, -EFAULT): the reply values are an
+    // earlier reply's, so the load reads as zero, as an access no device takes does.
+    if (result < 0) return 0n;
     return (BigInt(client.value(1) >>> 0) << 32n) | BigInt(client.value(0) >>> 0);
   }
 

@@ -15,7 +15,7 @@ import { ActorDirectory, ACTOR_DEAD } from '../actors/directory.js';
 import type { HostControl, HostEvent } from '../actors/host.js';
 import { createPostMessageShared } from '../actors/transport-postmessage.js';
 import { allocateMemslots } from '../mem/guest-memory.js';
-import { LockArena } from '../sync/arena.js';
+import { LockArena, T_WAIT_ACTOR, T_WAIT_LOCK } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
 import { asyncOperation, OPN_LOCK_ALL_VCPUS, OPN_PAUSE } from '../sync/operations.js';
@@ -29,7 +29,7 @@ import { IoBus, type IoRegion } from './io-bus.js';
 import { resolveVmOptions, type ResolvedVmOptions, type VmOptions } from './options.js';
 import { VmRuntime, type VcpuExtensionSpec, type VmShared } from './shared.js';
 import {
-  EXIT_DIED, EXIT_REASON_NAMES, REQ_EXIT, REQ_PAUSE, V_ENTRIES, V_REQUESTS, V_EXIT_REASON, V_MMIO_EXITS, V_PAUSE_ACK,
+  EXIT_DIED, EXIT_REASON_NAMES, REQ_EXIT, REQ_PAUSE, V_ENTRIES, V_REQUESTS, V_EXIT_REASON, V_IN_MMIO, V_MMIO_EXITS, V_PAUSE_ACK,
   V_PAUSE_EPOCH, V_STATE, V_UNHANDLED_MMIO, V_WFI, VCPU_CREATED, VCPU_EXITED, VCPU_PAUSED, VCPU_STATE_NAMES, VcpuBlock, type VcpuStateName,
 } from './vcpu-block.js';
 import type { VcpuExit } from './vcpu-run.js';
@@ -74,6 +74,8 @@ interface HostSlot {
   actors: number[];
   waiters: Map<number, (e: HostEvent) => void>;
   stopped?: () => void;
+  /** Its worker exited: nothing it was asked after that would ever be answered. */
+  exited?: boolean;
 }
 
 export class Vm {
@@ -255,11 +257,29 @@ export class Vm {
     if (late.length > 0) {
       // Roll back: a late vCPU must not pause itself later, behind the VMM's back (the VM stays 'running').
       for (let i = 0; i < this.nrVcpus; i++) b.clearRequest(i, REQ_PAUSE);
-      this.fault('VMM', { message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (a guest that never calls the guest API?)` });
+      this.fault('VMM', {
+        message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (${late.map((i) => `vCPU ${i} ${this.stuckIn(i)}`).join('; ')})`,
+      });
       return -ETIMEDOUT;
     }
     this.state = 'paused';
     return 0;
+  }
+
+  /** Where a vCPU that does not leave KVM_RUN is, from the words it publishes (its wait words, V_IN_MMIO). */
+  private stuckIn(i: number): string {
+    const a = this.rt.arena, b = this.rt.vcpus;
+    const rec = a.threadRecord(this.vcpuSlots[i]!.tid);
+    const lock = Atomics.load(a.i32, rec + T_WAIT_LOCK) - 1;
+    if (lock >= 0) {
+      const l = a.lockInfo(lock), owner = a.ownerOf(lock);
+      return `waits for ${l.className}#${l.instance}${owner !== 0 ? ` (held by ${a.threadName(owner)})` : ''}`;
+    }
+    const actor = Atomics.load(a.i32, rec + T_WAIT_ACTOR) - 1;
+    const host = this.hosts.find((h) => h.actors.includes(actor));
+    if (actor >= 0) return `waits for the reply of actor ${actor}${host !== undefined ? ` (${a.threadName(host.tid)})` : ''} to a trapped access`;
+    if (Atomics.load(b.i32, b.word(i, V_IN_MMIO)) !== 0) return 'is inside a trapped access its device has not taken';
+    return 'runs guest code that never calls the guest API';
   }
 
   /** Resume every paused vCPU. 0, or -EINVAL unless paused. */
@@ -404,6 +424,8 @@ export class Vm {
       ? this.sharedHost
       : await this.startHost(name);
     if (this.options.actorPlacement === 'shared') this.sharedHost = host;
+    // A spawn request to a dead host would wait for its answer forever (with config_lock held, for an ITS).
+    if (host.exited) throw new Error(`actor ${name} cannot start: its actor host (${this.rt.arena.threadName(host.tid)}) exited`);
     const id = this.rt.dir.allocActor(host.host);
     host.actors.push(id);
     const done = new Promise<HostEvent>((resolve) => host.waiters.set(id, resolve));
@@ -438,6 +460,7 @@ export class Vm {
     port1.unref();
     worker.on('error', (e) => this.fault(label, e));
     worker.on('exit', () => {
+      slot.exited = true;
       for (const a of slot.actors) this.rt.dir.setState(a, ACTOR_DEAD);
       for (const [id, w] of slot.waiters) w({ type: 'spawned', id, error: 'actor host exited' });
       this.workerDied(tid, label);
