@@ -20,7 +20,7 @@ export interface GicVm extends Vm {
   readonly gic: Gic;
   /**
    * KVM_SIGNAL_MSI: 1 delivered, 0 blocked by guest state, -errno (-ENODEV no ITS, -EINVAL, -EBUSY).
-   * Throws TypeError/RangeError naming the field (`msi.data`, ...) for a malformed `msi`.
+   * Rejects with a TypeError/RangeError naming the field (`msi.data`, ...) for a malformed `msi`.
    */
   signalMsi(msi: KvmMsi): Promise<number>;
 }
