@@ -47,7 +47,12 @@ function isPow2(n: number): boolean {
 export class GpaAllocator {
   private next: number;
 
-  constructor(readonly base: number, readonly size: number) {
+  constructor(
+    /** First GPA of the region. */
+    readonly base: number,
+    /** Bytes in the region. */
+    readonly size: number,
+  ) {
     this.next = base;
   }
 

@@ -25,7 +25,10 @@ export class DriverBase {
   /** The first failure since construction (or clearError()). */
   error: DriverError | undefined;
 
-  constructor(protected readonly guest: Guest) {}
+  constructor(
+    /** The vCPU's guest API the driver runs on. */
+    protected readonly guest: Guest,
+  ) {}
 
   /** Record a failure (the first one sticks) and return `errno` (negative). */
   protected fail(errno: number, where: string, detail: string): number {

@@ -98,7 +98,14 @@ export class GicDriver extends DriverBase {
   }
 
   /** GICD_TYPER: LPI support and INTID bits. */
-  probeDist(): { lpis: boolean; idBits: number; typer: number } {
+  probeDist(): {
+    /** GICD_TYPER.LPIS: the distributor supports LPIs. */
+    lpis: boolean;
+    /** INTID bits (GICD_TYPER.IDbits + 1). */
+    idBits: number;
+    /** GICD_TYPER as read. */
+    typer: number;
+  } {
     const typer = this.guest.mmioRead32(this.gicdBase + GICD_TYPER);
     return { lpis: (typer & GICD_TYPER_LPIS) !== 0, idBits: ((typer >>> GICD_TYPER_IDBITS_SHIFT) & 0x1f) + 1, typer };
   }

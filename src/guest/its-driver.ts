@@ -86,6 +86,24 @@ export interface ItsDeviceInfo {
   mapped: boolean;
 }
 
+/** A block of guest RAM. */
+export interface GpaRange {
+  /** Guest-physical address. */
+  gpa: number;
+  /** Length in bytes. */
+  bytes: number;
+}
+
+/** An ITS table's memory as the driver allocated it for a GITS_BASER. */
+export interface ItsTableArea extends GpaRange {
+  /** Bytes per entry (GITS_BASER.Entry_Size + 1). */
+  entrySize: number;
+  /** GITS_BASER.Page_Size in bytes. */
+  pageSize: number;
+  /** IDs (DeviceIDs, collection IDs) the table covers. */
+  ids: number;
+}
+
 /** What an ItsDriver did, structured-cloneable. */
 export interface ItsSummary {
   /** GPA of the ITS control frame. */
@@ -97,11 +115,16 @@ export interface ItsSummary {
   /** GITS_CBASER as read back, hex. */
   cbaser: string;
   /** The device table (with its L2 pages when two-level), once allocated. */
-  deviceTable?: { gpa: number; bytes: number; indirect: boolean; entrySize: number; pageSize: number; ids: number; l2Pages: number[] };
+  deviceTable?: ItsTableArea & {
+    /** Two-level (GITS_BASER.Indirect). */
+    indirect: boolean;
+    /** GPAs of the level-2 pages allocated so far. */
+    l2Pages: number[];
+  };
   /** The collection table, once allocated. */
-  collectionTable?: { gpa: number; bytes: number; entrySize: number; pageSize: number; ids: number };
+  collectionTable?: ItsTableArea;
   /** The command queue, once allocated. */
-  queue?: { gpa: number; bytes: number };
+  queue?: GpaRange;
   /** Commands written to the queue. */
   commands: number;
   /** Every device mapped so far. */

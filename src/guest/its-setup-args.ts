@@ -89,11 +89,19 @@ export interface ItsSetupArgs {
   /** Register reads per bounded poll. Default 100000. */
   pollLimit?: number;
   /** Stay in the interrupt loop afterwards (like lpi-handler). Default false. */
-  handle?: boolean | { stopAfter?: number };
+  handle?: boolean | {
+    /** Return after this many LPIs. Default: never. */
+    stopAfter?: number;
+  };
   /** The vCPU that runs the setup; every other vCPU running the its-setup program is a secondary. Default 0. */
   bootVcpu?: number;
   /** Secondaries (program only): handle this many LPIs then return (default: forever); mailbox wait bound. */
-  secondary?: { stopAfter?: number; timeoutMs?: number };
+  secondary?: {
+    /** Handle this many LPIs, then return. Default: forever. */
+    stopAfter?: number;
+    /** How long to wait for the setup mailbox, in ms. Default 30000. */
+    timeoutMs?: number;
+  };
 }
 
 export interface ResolvedDevice { its: number; deviceId: number; eventIdBits: number; events: Required<ItsSetupEvent>[] }

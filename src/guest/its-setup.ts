@@ -22,7 +22,7 @@ import {
   SETUP_REDISTS_READY,
 } from './handshake.js';
 import { irqLoop, type IrqLoopResult } from './irq-loop.js';
-import { ItsDriver, type ItsSummary } from './its-driver.js';
+import { ItsDriver, type GpaRange, type ItsSummary } from './its-driver.js';
 import { resolveItsSetupArgs, type ItsSetupArgs, type ResolvedItsSetupArgs } from './its-setup-args.js';
 
 /** What runItsSetup did (structured-cloneable: the 'its-setup' program returns it). */
@@ -34,13 +34,16 @@ export interface ItsSetupSummary {
   /** The vCPU that ran the setup. */
   vcpu: number;
   /** The RAM the tables came from, and how much of it they took. */
-  region: GpaRegion & { used: number };
+  region: GpaRegion & {
+    /** Bytes of the region the tables took. */
+    used: number;
+  };
   /** GPA of the setup mailbox. */
   mailbox: number;
   /** INTID bits programmed into PROPBASER (IDbits + 1). */
   idBits: number;
   /** The LPI property table. */
-  propTable?: { gpa: number; bytes: number };
+  propTable?: GpaRange;
   /** Each vCPU's pending table GPA. */
   pendTables: number[];
   /** GICR_TYPER.Processor_Number per vCPU. */

@@ -20,7 +20,7 @@ export { DriverBase, fillGuest, type DriverError } from './driver-util.js';
 // The GIC: LPI tables, redistributors, distributor.
 export { GicDriver, LPI_DEFAULT_PRIORITY, type GicDriverOptions, type LpiTables } from './gic-driver.js';
 // The ITS: tables, command queue, one method per command.
-export { ItsDriver, type ItsDriverOptions, type ItsSummary, type ItsDeviceInfo, type ItsTableInfo } from './its-driver.js';
+export { ItsDriver, type ItsDriverOptions, type ItsSummary, type ItsDeviceInfo, type ItsTableInfo, type ItsTableArea, type GpaRange } from './its-driver.js';
 // The whole bring-up in one call (what the built-in 'its-setup' program runs).
 export { runItsSetup, type ItsSetupSummary } from './its-setup.js';
 export type { ItsSetupArgs, ItsSetupDevice, ItsSetupEvent, ItsSetupCollection } from './its-setup-args.js';

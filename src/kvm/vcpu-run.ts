@@ -31,12 +31,19 @@ export interface VcpuExtension {
 
 /** How a vCPU ended, as the VMM learns it. */
 export interface VcpuExit {
+  /** The vCPU. */
   vcpuId: number;
+  /** Why it exited. */
   reason: ExitReasonName;
   /** The guest program's return value (structured-cloned) when reason is 'done'. */
   result?: unknown;
   /** What the guest threw when reason is 'fault'. */
-  error?: { message: string; stack?: string };
+  error?: {
+    /** The exception's message. */
+    message: string;
+    /** Its stack, if it had one. */
+    stack?: string;
+  };
 }
 
 /** Thrown inside guest code to unwind it when the vCPU must exit for good. */

@@ -19,7 +19,7 @@ import { LockArena, T_WAIT_ACTOR, T_WAIT_LOCK } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
 import { asyncOperation, OPN_LOCK_ALL_VCPUS, OPN_PAUSE } from '../sync/operations.js';
-import { Validator, type Finding } from '../sync/validator.js';
+import { Validator, validatorReport, type Finding, type ValidatorReport } from '../sync/validator.js';
 import { createTimeline } from '../trace/timeline.js';
 import { EV_PAUSE } from '../trace/events.js';
 import { toChromeTrace, type ChromeTrace } from '../trace/chrome-trace.js';
@@ -38,19 +38,26 @@ import type { VcpuWorkerData } from './vcpu-worker.js';
 const VCPU_WORKER = new URL('../../workers/vcpu.js', import.meta.url);
 const ACTOR_HOST_WORKER = new URL('../../workers/actor-host.js', import.meta.url);
 
+/** A VM's life: Created by createVm, Running after start(), Paused/Running by pause()/resume(), then destroyed. */
 export type VmState = 'created' | 'running' | 'paused' | 'destroyed';
 
 /** Something that went wrong in a worker: reported, never thrown into the VMM's caller. */
 export interface VmFault {
+  /** Where: 'vCPU 0', 'ITS 0', 'actor 3', 'VMM', ... */
   source: string;
+  /** What happened (the guest's exception message, "vCPU 1 exited holding ...", ...). */
   message: string;
+  /** The JavaScript stack, when the fault was an exception. */
   stack?: string;
 }
 
+/** A vCPU's event counters (monotonic, read without stopping it). */
 export interface VcpuCounters {
   /** KVM_RUN entries (start and every resume). */
   entries: number;
+  /** Trapped MMIO accesses (exits to a device). */
   mmioExits: number;
+  /** WFIs the guest executed. */
   wfi: number;
   /** Accesses no device decoded (RAZ/WI). */
   unhandledMmio: number;
@@ -78,11 +85,19 @@ interface HostSlot {
   exited?: boolean;
 }
 
+/**
+ * A VM as its VMM (the main thread) holds it: vCPU control (start, pause,
+ * resume, destroy), results and counters, the lock-order validator's
+ * findings, lock_stat and the timeline. Create one with {@link createVm}.
+ */
 export class Vm {
+  /** @internal The resolved, validated options. */
   readonly options: ResolvedVmOptions;
+  /** @internal Every shared buffer of the VM (handed to each worker). */
   readonly shared: VmShared;
-  /** The VMM thread's view (main thread). */
+  /** @internal The VMM thread's view (main thread). */
   readonly rt: VmRuntime;
+  /** Every fault reported so far (see {@link Vm.onFault}). */
   readonly faults: VmFault[] = [];
   private readonly vcpuSlots: VcpuSlot[] = [];
   private readonly hosts: HostSlot[] = [];
@@ -123,6 +138,7 @@ export class Vm {
   }
 
   /**
+   * @internal Use createVm().
    * Create a VM and its vCPU workers (KVM_CREATE_VM + KVM_CREATE_VCPU). The
    * vCPUs are Created, not running: call start(). `setup` lets device types
    * add shared state and vCPU extensions before the workers start.
@@ -154,14 +170,17 @@ export class Vm {
     });
   }
 
+  /** Number of vCPUs. */
   get nrVcpus(): number {
     return this.options.vcpus;
   }
 
+  /** Where the VM is in its life. */
   get vmState(): VmState {
     return this.state;
   }
 
+  /** vCPU `id`'s state, as it publishes it. Throws RangeError for an id that does not exist. */
   vcpuState(id: number): VcpuStateName {
     return VCPU_STATE_NAMES[this.rt.vcpus.state(this.checkVcpu(id))]!;
   }
@@ -183,6 +202,7 @@ export class Vm {
     return this.rt.vcpus.results[this.checkVcpu(id)]!;
   }
 
+  /** vCPU `id`'s event counters. */
   vcpuCounters(id: number): VcpuCounters {
     const b = this.rt.vcpus, i = this.checkVcpu(id);
     return {
@@ -192,7 +212,7 @@ export class Vm {
   }
 
   private checkVcpu(id: number): number {
-    if (!Number.isInteger(id) || id < 0 || id >= this.options.vcpus) throw new RangeError(`vcpu ${id} does not exist`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.options.vcpus) throw new RangeError(`vcpu id ${id} does not exist (0..${this.options.vcpus - 1})`);
     return id;
   }
 
@@ -358,6 +378,7 @@ export class Vm {
   }
 
   /**
+   * @internal createVm() calls it.
    * Put every thread of the VM under the controlled schedule (options.schedule).
    * createVm() calls it once the devices exist; from then on one thread runs
    * at a time, the VMM included: its awaits are scheduling points.
@@ -406,6 +427,15 @@ export class Vm {
     return this.shared.validator === undefined ? [] : new Validator(this.shared.validator, this.rt.arena).findings();
   }
 
+  /**
+   * The validator's whole state as plain JSON-safe data: findings (each with
+   * its findingKey), the dependency graph's edges with their provenance and
+   * the declared order. Undefined when the VM runs without options.validator.
+   */
+  lockReport(): ValidatorReport | undefined {
+    return this.shared.validator === undefined ? undefined : validatorReport(new Validator(this.shared.validator, this.rt.arena));
+  }
+
   /** lock_stat per lock class. */
   lockStats(): LockClassStats[] {
     return lockStats(this.rt.arena);
@@ -414,6 +444,7 @@ export class Vm {
   // ---- actors and the MMIO bus (used by device types) ---------------------
 
   /**
+   * @internal Used by device types.
    * Start an actor from `module` (its default export is an ActorFactory) with
    * `init` (structured-cloned). Placement follows options.actorPlacement.
    */
@@ -469,6 +500,7 @@ export class Vm {
   }
 
   /**
+   * @internal Used by device types.
    * A request whose answer is bulk data (a snapshot, a table dump): the actor
    * answers with ctx.sendBulk(args[0], data) and then replies with a result
    * >= 0 (a negative result means no data was sent). Resolves to the result
@@ -490,7 +522,7 @@ export class Vm {
     return { result, data };
   }
 
-  /** Register an MMIO region under kvm.slots_lock (kvm_io_bus_register_dev). 0 or -errno. */
+  /** @internal Used by device types. Register an MMIO region under kvm.slots_lock (kvm_io_bus_register_dev). 0 or -errno. */
   async registerMmio(region: Omit<IoRegion, 'state'>, deferred = false): Promise<number> {
     const slots = this.rt.thread.mutex(this.shared.locks.slots);
     await slots.lockAsync();
@@ -516,6 +548,7 @@ export class Vm {
   }
 
   /**
+   * @internal
    * Device types recover what a dead thread held outside the lock arena (the
    * vGIC's spin words) here; called with the thread's tid after its mutexes.
    */
@@ -541,8 +574,16 @@ export class Vm {
     }
   }
 
-  /** The worker threads of this VM (for fault injection and tests). */
-  workers(): { vcpus: Worker[]; hosts: Worker[] } {
+  /**
+   * The worker threads of this VM, for fault injection: terminating one shows
+   * the owner-death path (its locks recovered, -EOWNERDEAD to the next owner).
+   */
+  workers(): {
+    /** vCPU i's worker at index i. */
+    vcpus: Worker[];
+    /** The actor hosts' workers, in creation order. */
+    hosts: Worker[];
+  } {
     return { vcpus: this.vcpuSlots.map((s) => s.worker), hosts: this.hosts.map((h) => h.worker) };
   }
 
@@ -552,6 +593,7 @@ export class Vm {
    * terminated. Resolves when no worker of the VM is left running.
    */
   destroy(timeoutMs = 5000): Promise<void> {
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) return Promise.reject(new RangeError(`destroy: timeoutMs must be a number >= 0 (got ${String(timeoutMs)})`));
     // Back to the OS scheduler first: a VMM operation waiting for its turn holds `ops` (and a turn
     // holder that never yields would keep it forever); ended, it goes on uncontrolled and lets us in.
     this.rt.sched?.end('done');

@@ -23,10 +23,17 @@ const CATALOGUE: readonly FaultDef[] = [
 ];
 
 /** Every fault: its name and what it injects, when. */
-export const FAULTS: readonly { name: string; description: string }[] = CATALOGUE.map(({ name, description }) => ({ name, description }));
+/** The fault catalogue: each fault's name (for runFault and `vgic-lab faults`) and what it injects. */
+export const FAULTS: readonly {
+  /** The fault's name. */
+  name: string;
+  /** What it injects, when, and what must follow. */
+  description: string;
+}[] = CATALOGUE.map(({ name, description }) => ({ name, description }));
 
 export type { FaultCheck };
 
+/** Options of runFault. */
 export interface FaultOptions {
   /** vCPUs of the VM, 2..8 (vCPU 0 writes ITS commands, the others handle LPIs). Default 3. */
   vcpus?: number;
@@ -38,21 +45,29 @@ export interface FaultOptions {
   actorPlacement?: 'worker-per-actor' | 'shared';
 }
 
+/** What a fault run observed: each postcondition, and the figures behind them. */
 export interface FaultResult {
+  /** The fault's name. */
   fault: string;
   /** Every check passed. */
   ok: boolean;
   /** How the VM reported the fault (its VmFault, or pause's answer). */
   reportedAs: string;
+  /** Every other thread went on (vCPUs progressed or paused; no one left waiting on the dead). */
   othersReleased: boolean;
   /** Lock words naming an owner after destroy (arena locks and vGIC spin words). */
   locksHeldAfter: string[];
+  /** destroy() resolved. */
   destroyed: boolean;
+  /** How long destroy() took. */
   destroyMs: number;
   /** Workers of the VM and of the load still running after destroy. */
   workersLeft: number;
+  /** The whole run, VM creation to destroy. */
   durationMs: number;
+  /** Every postcondition checked, in order. */
   checks: FaultCheck[];
+  /** What else the run saw (timings, the injection moment). */
   notes: string[];
 }
 

@@ -13,7 +13,9 @@ import type { LockProtocol } from '../vgic/lock-protocol.js';
 /** 'free': the OS schedules the threads; 'random'/'pct': one thread at a time, chosen by a seeded scheduler. */
 export type ScheduleStrategy = 'free' | 'random' | 'pct';
 
+/** How a stress run's threads are scheduled. */
 export interface ScheduleOptions {
+  /** 'free' (the OS), or one thread at a time chosen by 'random' or 'pct'. */
   strategy: ScheduleStrategy;
   /** Seed of the scheduler's choices (and of the scenario's own randomness). */
   seed: number;
@@ -23,6 +25,7 @@ export interface ScheduleOptions {
   stepBudget?: number;
 }
 
+/** A run's options as a scenario sees them: every default filled in (see RunOptions for what callers set). */
 export interface ScenarioOptions {
   /** vCPUs per VM. */
   vcpus: number;
@@ -30,6 +33,7 @@ export interface ScenarioOptions {
   its: number;
   /** Wall-clock length of the timed part of soak-like scenarios. */
   seconds: number;
+  /** The run's schedule and seed. */
   schedule: ScheduleOptions;
   /** Run the lock-order validator (on by default in stress runs). */
   validator: boolean;
@@ -53,8 +57,19 @@ export interface ScenarioOptions {
 
 /** A run with no progress for `stallMs`: what each live thread was doing. */
 export interface Stall {
+  /** How long nothing moved. */
   afterMs: number;
-  threads: { tid: number; name: string; waitsFor: string; holds: string[] }[];
+  /** Every live thread of the run's VMs. */
+  threads: {
+    /** The thread's id in its VM. */
+    tid: number;
+    /** 'vCPU 0', 'ITS 0', 'VMM', ... */
+    name: string;
+    /** A lock, an actor's reply, or 'nothing'. */
+    waitsFor: string;
+    /** Locks it holds (class#instance). */
+    holds: string[];
+  }[];
 }
 
 /** What a scenario observed; the runner adds the verdict. */
@@ -66,32 +81,48 @@ export interface ScenarioObservation {
   ok: boolean;
   /** Numbers worth printing and aggregating (msis, lost, ebusy, saves, ...). */
   figures: Record<string, number>;
+  /** Validator findings the scenario collected itself (the runner adds every VM's). */
   findings?: Finding[];
+  /** Deadlocks the scenario detected itself (the runner adds the watchdog's). */
   deadlocks?: Deadlock[];
+  /** A stall the scenario detected itself. */
   stall?: Stall | null;
-  /** Controlled schedules: the run's trace hash and decision count. */
+  /** Controlled schedules: the run's trace hash. */
   traceHash?: string;
+  /** Controlled schedules: scheduling decisions taken. */
   decisions?: number;
 }
 
+/** A run's verdict: the scenario's expectation held and nothing undeclared happened ('pass'), or not. */
 export type Verdict = 'pass' | 'fail';
 
 /** Why the run ended: the scenario returned, or the watchdog ended it (or the scenario threw). */
 /** 'budget': a controlled schedule used its step budget. */
 export type EndedBy = 'scenario' | 'deadlock' | 'stall' | 'finding' | 'timeout' | 'budget' | 'error';
 
+/** What runScenario returns: the observation, the verdict, and how to replay the run. JSON-safe. */
 export interface ScenarioOutcome extends ScenarioObservation {
+  /** Every validator finding of the run's VMs. */
   findings: Finding[];
+  /** Every confirmed deadlock. */
   deadlocks: Deadlock[];
+  /** The stall that ended the run, or null. */
   stall: Stall | null;
+  /** The scenario's name. */
   scenario: string;
+  /** Its title. */
   title: string;
+  /** The expected verdict in words. */
   expected: string;
+  /** 'pass' or 'fail'. */
   verdict: Verdict;
   /** Reproduces this run: `vgic-lab replay <token>`. */
   token: string;
+  /** The options the run used, defaults filled in. */
   options: Omit<ScenarioOptions, 'onProgress'>;
+  /** Wall time of the run. */
   durationMs: number;
+  /** What ended the run. */
   endedBy: EndedBy;
   /** Controlled schedules: how the schedule ended ('running' when the scenario ended first). */
   scheduleEnd?: ScheduleEnd;
@@ -99,11 +130,17 @@ export interface ScenarioOutcome extends ScenarioObservation {
   lockProtocol?: string;
 }
 
+/**
+ * A stress scenario: a named run against real VMs with an expected verdict.
+ * The built-in ones are in {@link SCENARIOS}; a scenario of your own is an
+ * object of this shape passed to runScenario.
+ */
 export interface Scenario {
   /** CLI name, e.g. 'save-busy'. */
   name: string;
   /** The issue's letter, for the summary ('a'..'f'). */
   letter: string;
+  /** One line: what the scenario does. */
   title: string;
   /** The expected verdict in one line. */
   expect: string;
@@ -117,7 +154,12 @@ export interface Scenario {
    * (a finding of another kind, a deadlock, any stall) fails the verdict.
    * Default: nothing, i.e. a clean run is expected.
    */
-  expects?: { findings?: readonly FindingKind[]; deadlock?: boolean };
+  expects?: {
+    /** Finding kinds the scenario expects (and judges) itself. */
+    findings?: readonly FindingKind[];
+    /** The scenario expects (and judges) a deadlock itself. */
+    deadlock?: boolean;
+  };
   /**
    * Whether the scenario runs a given lock protocol (options.lockProtocol).
    * Default true: every VM it creates uses that protocol, `expects` is
@@ -128,6 +170,7 @@ export interface Scenario {
   takesLockProtocol?: boolean;
   /** The expected verdict in one line when options.lockProtocol is given. Default: `expect`. */
   expectWithProtocol?: string;
+  /** Run once with `options`, creating VMs through `ctx`; resolve to what was observed. Honour `ctx.signal`. */
   run(options: ScenarioOptions, ctx: ScenarioContext): Promise<ScenarioObservation>;
 }
 
@@ -137,7 +180,7 @@ export interface Scenario {
  * destroyed at the end; when the watchdog ends the run, `signal` aborts.
  */
 export interface ScenarioContext {
-  /** A VM for the scenario (with options.lockProtocol, if given, in place of the one asked for). */
+  /** createVm, plus the run's validator, schedule and timeline options (and options.lockProtocol, if given, in place of the one asked for); the VM is watched and destroyed by the runner. */
   createVm(options: CreateVmOptions): Promise<GicVm>;
   /** Aborted when the watchdog ends the run (deadlock, stall, stop-at-first). */
   signal: AbortSignal;
@@ -149,9 +192,13 @@ export interface ScenarioContext {
   watch(): WatchReport;
 }
 
+/** What the watchdog has seen so far in a run. */
 export interface WatchReport {
+  /** Validator findings of every VM. */
   findings: Finding[];
+  /** Confirmed deadlocks. */
   deadlocks: Deadlock[];
+  /** A stall, or null. */
   stall: Stall | null;
   /** Set once the watchdog ended the run (then ctx.signal is aborted). */
   endedBy: Exclude<EndedBy, 'scenario' | 'error'> | null;

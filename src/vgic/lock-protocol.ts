@@ -13,13 +13,21 @@ import { EBUSY } from '../uapi/errno.js';
 /** A lock a path names: VM-wide ones, every vCPU's mutex (in vcpu_id order), or this ITS's. */
 export type LockRef = 'kvm.lock' | 'vcpu.mutex[all]' | 'config_lock' | 'its.cmd_lock' | 'its.its_lock';
 
+/** One lock a path takes, and how. */
 export interface LockStep {
+  /** Which lock. */
   lock: LockRef;
   /** 'trylock' fails the whole path with -EBUSY instead of waiting. */
   mode: 'lock' | 'trylock';
 }
 
+/**
+ * Which locks each userspace-ioctl path of the vGIC takes, in order, and
+ * which are trylocks (`createVm({ gic: { lockProtocol } })`). Each path's
+ * steps run in order and are released in reverse.
+ */
 export interface LockProtocol {
+  /** Shown in reports and snapshots. */
   name: string;
   /** SAVE_TABLES, RESTORE_TABLES and CTRL_RESET on an ITS (vgic_its_ctrl). */
   itsCtrl: readonly LockStep[];
@@ -66,6 +74,7 @@ export const V7_2017: LockProtocol = Object.freeze({
   restoreCallsMapResources: true,
 });
 
+/** The built-in protocols by name ('upstream', 'v7-2017'). */
 export const LOCK_PROTOCOLS: Readonly<Record<string, LockProtocol>> = Object.freeze({ upstream: UPSTREAM, 'v7-2017': V7_2017 });
 
 /**

@@ -15,9 +15,13 @@ import type { FaultVm } from './fault-vm.js';
 import { L_SENT } from './msi-load.js';
 import { heldLocks, heldSpinlocks, stuckWaits } from './scan.js';
 
+/** One postcondition of a fault run. */
 export interface FaultCheck {
+  /** What was checked ('reported', 'others released', 'no lock held', ...). */
   name: string;
+  /** It held. */
   ok: boolean;
+  /** What was seen. */
   detail: string;
 }
 
