@@ -10,7 +10,8 @@
  * requesting vCPU.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createVm, runInjectors, uapi, Validator, type GicVm, type Vm, type VmOptions } from '../dist/src/index.js';
+import { createVm, errno, runInjectors, uapi, type GicVm, type Vm, type VmOptions } from '../dist/src/index.js';
+import { Validator } from '../dist/src/sync/validator.js';
 import { OP_MMIO_READ, OP_MMIO_WRITE } from '../dist/src/actors/protocol.js';
 import { SCRATCH_DEVICE } from '../dist/src/devices/scratch.js';
 import { T_WAIT_LOCK } from '../dist/src/sync/arena.js';
@@ -87,7 +88,7 @@ for (const actorTransport of ['shared-memory', 'postmessage'] as const) {
       expect(await vm.signalMsi({ address: doorbell(0), data: 2, devid: 7 })).toBe(1);
       await waitHandled(vm, 0, 8194, 1);
       const its = vm.gic.its[0]!;
-      expect(await its.setAttr(GRP_CTRL, SAVE)).toBe(-uapi.EBUSY);
+      expect(await its.setAttr(GRP_CTRL, SAVE)).toBe(-errno.EBUSY);
       expect(await vm.pause()).toBe(0);
       expect(await its.setAttr(GRP_CTRL, SAVE)).toBe(0);
       expect((await its.snapshot()).enabled).toBe(true); // a bulk reply (its own message) after a request

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LockArena, Schedule, ScheduleEnded, threadKey, KEY_OTHER, KEY_VMM, type ScheduleConfig } from '../dist/src/sync/index.js';
-import { createVm, uapi, waitForItsSetup } from '../dist/src/index.js';
+import { createVm, errno, uapi, waitForItsSetup } from '../dist/src/index.js';
 import { runLpiStress } from '../dist/src/vgic/lpi-stress.js';
 import { watchForDeadlock } from '../dist/src/stress/deadlock.js';
 import { ETIMEDOUT } from '../dist/src/uapi/errno.js';
@@ -138,7 +138,7 @@ describe('controlled scheduler on a VM', () => {
     try {
       expect(await vm.start()).toBe(0);
       expect(await waitForItsSetup(vm)).toBe(0);
-      expect(await vm.gic.its[0]!.setAttr(uapi.KVM_DEV_ARM_VGIC_GRP_CTRL, uapi.KVM_DEV_ARM_ITS_SAVE_TABLES)).toBe(-uapi.EBUSY);
+      expect(await vm.gic.its[0]!.setAttr(uapi.KVM_DEV_ARM_VGIC_GRP_CTRL, uapi.KVM_DEV_ARM_ITS_SAVE_TABLES)).toBe(-errno.EBUSY);
       expect(await vm.pause()).toBe(0);
       expect(await vm.gic.its[0]!.setAttr(uapi.KVM_DEV_ARM_VGIC_GRP_CTRL, uapi.KVM_DEV_ARM_ITS_SAVE_TABLES)).toBe(0);
       const s = vm.schedule()!;

@@ -8,7 +8,8 @@
  * stopAtFirst keeps one finding and raises a flag a runner can wait on.
  */
 import { describe, expect, it } from 'vitest';
-import { createVm, formatFinding, uapi, waitForItsSetup, Validator, validatorReport, type ValidatorOptions } from '../dist/src/index.js';
+import { createVm, formatFinding, uapi, waitForItsSetup, type ValidatorOptions } from '../dist/src/index.js';
+import { Validator, validatorReport } from '../dist/src/sync/validator.js';
 import { defaultItsBase } from '../dist/src/vgic/layout.js';
 import { waitForWord } from './helpers/wait.js';
 

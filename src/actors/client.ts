@@ -7,7 +7,7 @@
  */
 import type { LockArena } from '../sync/arena.js';
 import { activeSchedule } from '../sync/schedule.js';
-import type { ActorDirectory } from './directory.js';
+import { ACTOR_DEAD, type ActorDirectory } from './directory.js';
 import { M_FROM, M_OP, M_REPLY, NO_REPLY, REPLY_NO_ACTOR } from './protocol.js';
 import { PAYLOAD_WORDS } from './mailbox.js';
 import { SharedMemoryTransport } from './transport-shared-memory.js';
@@ -77,8 +77,11 @@ export class ActorClient {
         board.complete(slot, REPLY_NO_ACTOR); // nobody will: leave the slot reusable
         return { result: REPLY_NO_ACTOR, values: new Int32Array(REPLY_VALUES) };
       }
-      return (await this.transport.waitReplyAsync(slot, actor, timeoutMs)) ??
-        { result: REPLY_NO_ACTOR, values: new Int32Array(REPLY_VALUES) };
+      const reply = await this.transport.waitReplyAsync(slot, actor, timeoutMs);
+      if (reply !== undefined) return reply;
+      // A dead actor will never write the slot: give it back (a live one that timed out still may, so that one is kept).
+      if (this.dir.state(actor) === ACTOR_DEAD) board.complete(slot, REPLY_NO_ACTOR);
+      return { result: REPLY_NO_ACTOR, values: new Int32Array(REPLY_VALUES) };
     } finally {
       // A request that timed out may still be answered later: never reuse its slot.
       if (!board.pending(slot)) this.poolFree.push(slot);

@@ -189,6 +189,11 @@ export class Mailbox {
     return [Atomics.load(this.i32, TAIL), Atomics.load(this.i32, HEAD)];
   }
 
+  /** Producers waiting for space in the full ring right now (approximate: a hint for observers). */
+  spaceWaiters(): number {
+    return Atomics.load(this.i32, SPACE_WAITERS);
+  }
+
   /** Messages published and not yet consumed (approximate while producers run). */
   size(): number {
     return (Atomics.load(this.i32, TAIL) - Atomics.load(this.i32, HEAD)) | 0;

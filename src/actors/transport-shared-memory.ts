@@ -19,8 +19,14 @@ export class SharedMemoryTransport implements Transport {
 
   constructor(private readonly dir: ActorDirectory, private readonly arena: LockArena, private readonly tid: number) {}
 
-  /** Blocks while the ring is full; gives up when the actor dies meanwhile (nobody would ever drain it). */
+  /**
+   * Blocks while the ring is full; gives up when the actor dies meanwhile
+   * (nobody would ever drain it). Nothing is queued to an actor already
+   * dead: its ring would fill with messages nobody takes, and every later
+   * sender would wait a slice on it before learning why.
+   */
   send(actor: number, msg: Int32Array, len: number): boolean {
+    if (this.dir.state(actor) === ACTOR_DEAD) return false;
     const mailbox = this.dir.mailbox(actor);
     while (!mailbox.send(msg, len, SEND_SLICE_MS)) {
       if (this.dir.state(actor) === ACTOR_DEAD) return false;
@@ -30,6 +36,7 @@ export class SharedMemoryTransport implements Transport {
 
   sendAsync(actor: number, msg: Int32Array, len: number): Promise<boolean> {
     const dir = this.dir;
+    if (dir.state(actor) === ACTOR_DEAD) return Promise.resolve(false);
     return dir.mailbox(actor).sendAsync(msg, len, () => dir.state(actor) === ACTOR_DEAD);
   }
 

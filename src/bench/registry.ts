@@ -13,6 +13,7 @@ import { transportBenchmarks } from './suites/transport.js';
 import { rpcBenchmarks } from './suites/rpc.js';
 import type { Benchmark } from './types.js';
 
+/** @internal */
 export const SUITES: readonly (readonly Benchmark[])[] = [
   lockBenchmarks,
   mailboxBenchmarks,
@@ -25,6 +26,7 @@ export const SUITES: readonly (readonly Benchmark[])[] = [
   rpcBenchmarks,
 ];
 
+/** Every built-in benchmark, in report order (checks that names are unique and references resolve). */
 export function allBenchmarks(): Benchmark[] {
   const all = SUITES.flat();
   const seen = new Set<string>();
@@ -55,6 +57,7 @@ function matches(pattern: string, b: Benchmark): boolean {
   return false;
 }
 
+/** What select() picked. */
 export interface Selection {
   /** What runs, in registry order. */
   benchmarks: Benchmark[];

@@ -64,6 +64,7 @@ function render(headers: string[], rows: Row[], right: boolean[], groupStarts: S
   return out.join('\n');
 }
 
+/** The report as the table `vgic-lab bench` prints: each figure beside its baseline, ratios, targets met or not. */
 export function renderText(report: Report): string {
   const m = report.machine;
   const out: string[] = [];
@@ -110,6 +111,7 @@ function sig(v: number | null | undefined): number | null {
   return v === null || v === undefined || !Number.isFinite(v) ? null : Number(v.toPrecision(4));
 }
 
+/** The report as the JSON document `vgic-lab bench --json` prints (schema 'vgic-lab-bench/1'; `bench --compare` reads it). */
 export function toJson(report: Report): unknown {
   const targets = report.figures.flatMap((f) => f.targets);
   return {

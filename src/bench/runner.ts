@@ -10,70 +10,145 @@ import { references } from './registry.js';
 import { summarize, type Summary } from './stats.js';
 import { BUDGETS, type Benchmark, type Budget, type BudgetName, type RunContext, type Session, type Target } from './types.js';
 
+/** The machine a report was measured on. */
 export interface MachineInfo {
+  /** process.version. */
   node: string;
+  /** V8's version. */
   v8: string;
+  /** OS type and release. */
   os: string;
+  /** process.platform. */
   platform: string;
+  /** process.arch. */
   arch: string;
+  /** Logical CPUs. */
   cpus: number;
+  /** The first CPU's model name. */
   cpuModel: string;
+  /** os.availableParallelism(). */
   availableParallelism: number;
+  /** Total memory. */
   totalMemoryMiB: number;
   /** 1-minute load average when the run started and ended (noise indicator). */
-  loadavg: { start: number; end: number };
+  loadavg: {
+    /** At the start. */
+    start: number;
+    /** At the end. */
+    end: number;
+  };
 }
 
+/** A figure's ratio to another figure of the same run. */
 export interface Comparison {
+  /** The other figure's name. */
   against: string;
   /** median / against's median; null if either failed. */
   ratio: number | null;
 }
 
+/** A target's verdict. */
 export interface TargetResult {
+  /** The figure a ratio target compares with (null for a median-only target). */
   against: string | null;
+  /** The target's maxRatio, or null. */
   maxRatio: number | null;
+  /** The target's maxMedian, or null. */
   maxMedian: number | null;
+  /** The measured ratio, or null (no ratio target, or a figure failed). */
   ratio: number | null;
+  /** Met, missed, or null when it could not be judged (a figure failed). */
   met: boolean | null;
+  /** The target in words, e.g. '>= 5x faster than lock.async-mutex'. */
   text: string;
+  /** Where the target comes from, or null. */
   source: string | null;
 }
 
+/** One benchmark's result in a report. */
 export interface Figure {
+  /** The benchmark. */
   bench: Benchmark;
   /** Not selected, run because a selected figure compares with it. */
   pulledIn: boolean;
+  /** Order statistics of its repetitions, or null if it failed. */
   summary: Summary | null;
   /** Median of each round's repetitions, in round order (pairs a figure with its baseline round by round); empty if it failed. */
   roundMedians: number[];
+  /** What one repetition is (the session's `rep`), or null if it never opened. */
   rep: string | null;
+  /** Why it failed (a stack), or null. */
   error: string | null;
+  /** Time spent opening and sampling it. */
   durationMs: number;
+  /** Its baseline's name, or null. */
   baseline: string | null;
+  /** median / baseline's median, or null. */
   ratio: number | null;
+  /** Ratios to the other figures it refers to. */
   comparisons: Comparison[];
+  /** Its targets' verdicts. */
   targets: TargetResult[];
 }
 
+/** What runSuite returns. */
 export interface Report {
+  /** The budget it ran with. */
   budget: BudgetName;
+  /** When it started (ISO 8601). */
   startedAt: string;
+  /** How long it took. */
   durationMs: number;
+  /** The machine. */
   machine: MachineInfo;
+  /** One per benchmark run, in the order given. */
   figures: Figure[];
 }
 
+/** Options of runSuite. */
 export interface SuiteOptions {
+  /** 'full', 'quick' or 'smoke'. */
   budget: BudgetName;
   /** Progress lines (benchmark index, name, detail); omit for silence. */
   progress?: (line: string) => void;
+  /** Names run only because a selected figure refers to them (select().pulledIn); marked in the report. Default none. */
   pulledIn?: ReadonlySet<string>;
+}
+
+function checkSuite(benchmarks: readonly Benchmark[], opts: SuiteOptions): void {
+  if (!Array.isArray(benchmarks)) throw new TypeError('benchmarks must be an array of Benchmark');
+  const names = new Set<string>();
+  benchmarks.forEach((b, i) => {
+    if (b === null || typeof b !== 'object') throw new TypeError(`benchmarks[${i}] must be a Benchmark`);
+    for (const f of ['name', 'group', 'title', 'unit'] as const) {
+      if (typeof b[f] !== 'string' || b[f].length === 0) throw new TypeError(`benchmarks[${i}].${f} must be a non-empty string`);
+    }
+    if (typeof b.open !== 'function') throw new TypeError(`benchmarks[${i}].open must be a function`);
+    if (names.has(b.name)) throw new TypeError(`benchmarks[${i}].name: '${b.name}' appears twice`);
+    names.add(b.name);
+  });
+  // A ratio needs both figures in the same run.
+  benchmarks.forEach((b, i) => {
+    for (const ref of references(b)) if (!names.has(ref)) throw new TypeError(`benchmarks[${i}] (${b.name}) refers to '${ref}', which is not in the list`);
+  });
+  if (opts === null || typeof opts !== 'object') throw new TypeError('options must be an object');
+  if (!Object.hasOwn(BUDGETS, opts.budget)) throw new RangeError(`options.budget must be ${Object.keys(BUDGETS).join(', ')} (got ${String(opts.budget)})`);
+  if (opts.progress !== undefined && typeof opts.progress !== 'function') throw new TypeError('options.progress must be a function');
+  if (opts.pulledIn !== undefined && !(opts.pulledIn instanceof Set)) throw new TypeError('options.pulledIn must be a Set of names');
 }
 
 interface Raw { values: number[]; rounds: number[]; rep: string | null; error: string | null; durationMs: number }
 
+/**
+ * Run `benchmarks` in this process, group by group (every session of a group
+ * open at once, sampled in interleaved rounds), and report each figure with
+ * its order statistics, its ratio to its baseline and its targets' verdicts.
+ * A benchmark that throws is reported as failed; the others still run.
+ * Every baseline or comparison a benchmark names must be in the list
+ * (`select()` adds them).
+ */
 export async function runSuite(benchmarks: readonly Benchmark[], opts: SuiteOptions): Promise<Report> {
+  checkSuite(benchmarks, opts);
   const budget = BUDGETS[opts.budget];
   const startedAt = new Date();
   const t0 = performance.now();

@@ -1,12 +1,19 @@
 /** Order statistics of a figure's repetitions. */
 
 export interface Summary {
+  /** The median (the figure a report prints). */
   median: number;
+  /** 5th percentile. */
   p5: number;
+  /** 95th percentile. */
   p95: number;
+  /** Smallest repetition. */
   min: number;
+  /** Largest repetition. */
   max: number;
+  /** Arithmetic mean. */
   mean: number;
+  /** Number of repetitions. */
   reps: number;
 }
 

@@ -18,10 +18,12 @@
  *     (e.g. one pause()), its baseline timed the same way.
  */
 
+/** A run's size: 'full' (the published figures), 'quick' (well under 30 s for everything), 'smoke' (only proves each runs). */
 export type BudgetName = 'full' | 'quick' | 'smoke';
 
 /** How much time a run may spend. Benchmarks size themselves with ctx.pick(). */
 export interface Budget {
+  /** Its name. */
   readonly name: BudgetName;
   /** Interleaved rounds per group; a batch figure takes one repetition per round. */
   readonly rounds: number;
@@ -31,6 +33,7 @@ export interface Budget {
   readonly microTimeMs: number;
 }
 
+/** The three budgets. */
 export const BUDGETS: Readonly<Record<BudgetName, Budget>> = {
   full: { name: 'full', rounds: 11, latencySamples: 220, microTimeMs: 800 },
   quick: { name: 'quick', rounds: 5, latencySamples: 40, microTimeMs: 200 },
@@ -38,7 +41,9 @@ export const BUDGETS: Readonly<Record<BudgetName, Budget>> = {
   smoke: { name: 'smoke', rounds: 2, latencySamples: 2, microTimeMs: 10 },
 };
 
+/** What a benchmark's open() gets: the run's budget, to size itself. */
 export interface RunContext {
+  /** The run's budget. */
   readonly budget: Budget;
   /** A value per budget, e.g. message counts: ctx.pick({ full: 50_000, quick: 20_000, smoke: 500 }). */
   pick<T>(v: Readonly<Record<BudgetName, T>>): T;
@@ -68,15 +73,22 @@ export interface Session {
 export interface Target {
   /** Figure to compare with; default: the benchmark's baseline. */
   against?: string;
+  /** The largest median / against's median that meets the target. */
   maxRatio?: number;
+  /** The largest median that meets the target, in the figure's unit. */
   maxMedian?: number;
   /** Where the target comes from (e.g. 'issue 2'). */
   source?: string;
 }
 
+/**
+ * A benchmark: one figure, measured by opening a session and sampling it.
+ * Write your own with this shape and run it with runSuite, beside a baseline.
+ */
 export interface Benchmark {
   /** Unique, dotted: '<group>.<figure>'. */
   readonly name: string;
+  /** Benchmarks of a group are open at once and sampled in interleaved rounds. */
   readonly group: string;
   /** One line: what is measured (printed in the legend). */
   readonly title: string;
@@ -86,6 +98,7 @@ export interface Benchmark {
   readonly baseline?: string;
   /** Further figures to print a ratio against (they run too), without a target. */
   readonly compare?: readonly string[];
+  /** Targets checked against this run's figures (a miss is reported, never an error). */
   readonly targets?: readonly Target[];
   /** Set up and warm up (not measured). */
   open(ctx: RunContext): Promise<Session>;

@@ -12,7 +12,7 @@ import { formatDeadlock } from '../stress/deadlock.js';
 import { formatStall } from './outcome-text.js';
 import { table } from './format.js';
 import { progressBar } from './progress.js';
-import { intFlag, RUN_FLAGS, RUN_FLAGS_HELP, runOptionsFrom, scenarioList, selectScenarios } from './stress-options.js';
+import { intFlag, protocolFlag, RUN_FLAGS, RUN_FLAGS_HELP, runOptionsFrom, scenarioList, selectScenarios } from './stress-options.js';
 
 const USAGE = `usage: vgic-lab campaign [scenario...] [options]
 
@@ -39,11 +39,14 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  const scenarios = selectScenarios(positionals, values.schedule);
+  const scenarios = selectScenarios(positionals, values.schedule, values.protocol !== undefined);
   const seeds = intFlag('seeds', values.seeds, 1, 100_000) ?? 8;
   const from = intFlag('from', values.from, 0, 0xffff_ffff) ?? 1;
   const concurrency = intFlag('concurrency', values.concurrency, 1, 64) ?? defaultConcurrency();
   const { schedule, ...run } = runOptionsFrom(values, from);
+  const protocol = await protocolFlag(values.protocol);
+  if (protocol !== undefined) run.lockProtocol = protocol; // plain data: it crosses to the pool workers
+  const replayFlags = values.protocol !== undefined ? ` --protocol ${values.protocol}` : ''; // tokens do not carry it
   const { seed: _seed, ...sched } = schedule!;
   const json = values.json === true;
   const bar = progressBar(json);
@@ -65,24 +68,24 @@ export async function run(argv: string[]): Promise<number> {
   if (report.findings.length > 0) {
     out(`\n${report.findings.length} distinct finding${report.findings.length === 1 ? '' : 's'}:`);
     for (const f of report.findings) {
-      out(`  ${f.key}  (${f.count} run${f.count === 1 ? '' : 's'}; first: ${f.first.scenario} seed ${f.first.seed}, replay ${f.first.token})`);
+      out(`  ${f.key}  (${f.count} run${f.count === 1 ? '' : 's'}; first: ${f.first.scenario} seed ${f.first.seed}, replay ${f.first.token}${replayFlags})`);
       out(indent(formatFinding(f.finding)));
     }
   }
   if (report.deadlocks.length > 0) {
     out(`\n${report.deadlocks.length} distinct deadlock${report.deadlocks.length === 1 ? '' : 's'}:`);
     for (const d of report.deadlocks) {
-      out(`  ${d.key}  (${d.count} run${d.count === 1 ? '' : 's'}; first: ${d.first.scenario} seed ${d.first.seed}, replay ${d.first.token})`);
+      out(`  ${d.key}  (${d.count} run${d.count === 1 ? '' : 's'}; first: ${d.first.scenario} seed ${d.first.seed}, replay ${d.first.token}${replayFlags})`);
       out(indent(formatDeadlock(d.deadlock)));
     }
   }
   for (const s of report.stalls) {
-    out(`\nstalls: ${s.count} run${s.count === 1 ? '' : 's'}; first: ${s.first.scenario} seed ${s.first.seed}, replay ${s.first.token}`);
+    out(`\nstalls: ${s.count} run${s.count === 1 ? '' : 's'}; first: ${s.first.scenario} seed ${s.first.seed}, replay ${s.first.token}${replayFlags}`);
     out(indent(formatStall(s.stall)));
   }
   if (report.failures.length > 0) {
     out(`\nfailed runs:`);
-    for (const f of report.failures.slice(0, 20)) out(`  ${f.scenario} seed ${f.seed}: ${f.observed}\n    replay ${f.token}`);
+    for (const f of report.failures.slice(0, 20)) out(`  ${f.scenario} seed ${f.seed}: ${f.observed}\n    replay ${f.token}${replayFlags}`);
     if (report.failures.length > 20) out(`  ... and ${report.failures.length - 20} more (--json for all)`);
   }
   out(`\n${report.pass}/${report.runs} runs passed`);

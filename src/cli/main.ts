@@ -6,11 +6,12 @@
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   demo: { summary: 'start a VM, show save-style locking against running vCPUs, print lock statistics', load: () => import('./demo.js') },
   'lpi-stress': { summary: 'the vgic_lpi_stress workload: --vcpus --devices --events --iterations --its --json', load: () => import('./lpi-stress.js') },
-  stress: { summary: 'run the stress scenarios (default: all) and check their verdicts; --json, --seed, --schedule', load: () => import('./stress.js') },
+  stress: { summary: 'run the stress scenarios (default: all) and check their verdicts; --json, --seed, --schedule, --protocol', load: () => import('./stress.js') },
   replay: { summary: 'rerun a stress scenario from the replay token a failure printed', load: () => import('./replay.js') },
   campaign: { summary: 'run scenarios over many seeds in parallel; dedupe what they found: --seeds --from --concurrency', load: () => import('./campaign.js') },
   bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick, --compare old.json new.json', load: () => import('./bench.js') },
   soak: { summary: 'long reliability run: MSI storm, command churn, save/restore, migration; lost/phantom/findings/RSS per minute', load: () => import('./soak.js') },
+  faults: { summary: 'inject faults (killed vCPU/actor workers, a guest that never returns or throws, a full mailbox) under load; check recovery; --repeat, --json', load: () => import('./faults.js') },
   fuzz: { summary: 'fuzz command streams, table images and register accesses on live VMs: --minutes --runs --target --seed --replay --json', load: () => import('./fuzz.js') },
   curves: { summary: 'scaling curves (vCPUs, ITSs, table size, memory) as SVG charts + JSON; --quick, --json, --out DIR', load: () => import('./curves.js') },
 };

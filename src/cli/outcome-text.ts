@@ -18,8 +18,8 @@ export function formatStall(s: Stall): string {
 
 const letter = (o: ScenarioOutcome) => findScenario(o.scenario)?.letter ?? '?';
 
-/** "PASS  b1  v7-2017  1.4 s  <observed>" + "expected: ..." and the details. */
-export function formatOutcome(o: ScenarioOutcome): string {
+/** "PASS  b1  v7-2017  1.4 s  <observed>" + "expected: ..." and the details; `replayFlags` go on the replay command (the token carries no protocol). */
+export function formatOutcome(o: ScenarioOutcome, replayFlags = ''): string {
   const lines = [
     `${o.verdict === 'pass' ? 'PASS' : 'FAIL'}  ${letter(o).padEnd(3)} ${o.scenario}  (${(o.durationMs / 1000).toFixed(1)} s)`,
     `      observed: ${o.observed}`,
@@ -29,7 +29,7 @@ export function formatOutcome(o: ScenarioOutcome): string {
   for (const d of o.deadlocks) lines.push(indent(formatDeadlock(d)));
   if (o.stall) lines.push(indent(formatStall(o.stall)));
   if (o.traceHash !== undefined) lines.push(`      trace hash: ${o.traceHash}${o.decisions !== undefined ? ` (${o.decisions} decisions)` : ''}`);
-  if (o.verdict === 'fail' || o.findings.length > 0 || o.deadlocks.length > 0 || o.stall) lines.push(`      replay: vgic-lab replay ${o.token}`);
+  if (o.verdict === 'fail' || o.findings.length > 0 || o.deadlocks.length > 0 || o.stall) lines.push(`      replay: vgic-lab replay ${o.token}${replayFlags ? ` ${replayFlags}` : ''}`);
   return lines.join('\n');
 }
 

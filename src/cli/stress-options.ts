@@ -5,6 +5,8 @@
  */
 import { randomInt } from 'node:crypto';
 import type { RunOptions } from '../stress/runner.js';
+import { loadLockProtocol } from '../vgic/lock-protocol-file.js';
+import type { LockProtocol } from '../vgic/lock-protocol.js';
 import type { Scenario, ScheduleStrategy } from '../stress/scenario.js';
 import { SCENARIOS, findScenario } from '../stress/scenarios/index.js';
 
@@ -17,6 +19,7 @@ export const RUN_FLAGS = {
   steps: { type: 'string' },
   'stop-at-first': { type: 'boolean' },
   'stall-ms': { type: 'string' },
+  protocol: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -29,6 +32,8 @@ export const RUN_FLAGS_HELP = `  --vcpus N         vCPUs per VM (default: the sc
   --steps N         scheduling decisions before a controlled run ends (default 200000)
   --stop-at-first   end a run at the first validator finding its scenario does not expect
   --stall-ms N      report a stall and end the run after N ms without progress (default 5000)
+  --protocol P      try a lock protocol in every scenario: upstream, v7-2017, a .json file or a .mjs
+                    module (default export); the verdict then expects a clean run (b2 takes none)
   --json            one JSON document on stdout instead of text
   -h, --help        this help`;
 
@@ -73,6 +78,16 @@ export function runOptionsFrom(values: Record<string, string | boolean | undefin
   return o;
 }
 
+/** --protocol: the lock protocol to try, loaded and validated (a usage error names the flag and the file). */
+export async function protocolFlag(v: string | undefined): Promise<LockProtocol | undefined> {
+  if (v === undefined) return undefined;
+  try {
+    return await loadLockProtocol(v, '--protocol');
+  } catch (e) {
+    throw usageError((e as Error).message);
+  }
+}
+
 export function randomSeed(): number {
   return randomInt(0, 2 ** 31);
 }
@@ -81,13 +96,19 @@ export function scenarioList(): string {
   return SCENARIOS.map((s) => `  ${s.letter.padEnd(3)} ${s.name.padEnd(18)} ${s.title}`).join('\n');
 }
 
-/** Scenarios named on the command line (all of them when none); a usage error names the unknown ones. */
-export function selectScenarios(names: string[], strategy: string | undefined): Scenario[] {
-  if (names.length === 0) return SCENARIOS.filter((s) => s.schedules.includes((strategy ?? 'free') as ScheduleStrategy));
+/**
+ * Scenarios named on the command line (all of them when none; with a lock
+ * protocol to try, all that take one); a usage error names the unknown ones.
+ */
+export function selectScenarios(names: string[], strategy: string | undefined, withProtocol = false): Scenario[] {
+  const takes = (s: Scenario) => !withProtocol || s.takesLockProtocol !== false;
+  if (names.length === 0) return SCENARIOS.filter((s) => s.schedules.includes((strategy ?? 'free') as ScheduleStrategy) && takes(s));
   const unknown = names.filter((n) => findScenario(n) === undefined);
   if (unknown.length > 0) throw usageError(`unknown scenario${unknown.length > 1 ? 's' : ''} ${unknown.map((n) => `'${n}'`).join(', ')}; the scenarios are:\n${scenarioList()}`);
   const picked = [...new Set(names.map((n) => findScenario(n)!))];
   const cannot = picked.filter((s) => !s.schedules.includes((strategy ?? 'free') as ScheduleStrategy));
   if (cannot.length > 0) throw usageError(`${cannot.map((s) => s.name).join(', ')} cannot run under --schedule ${strategy}`);
+  const fixed = picked.filter((s) => !takes(s));
+  if (fixed.length > 0) throw usageError(`${fixed.map((s) => s.name).join(', ')} is a fixed test of one lock protocol and takes no --protocol`);
   return picked;
 }

@@ -17,7 +17,7 @@ import { runScenario } from '../stress/runner.js';
 import type { ScenarioOutcome } from '../stress/scenario.js';
 import { formatOutcome, summaryTable } from './outcome-text.js';
 import { progressBar } from './progress.js';
-import { RUN_FLAGS, RUN_FLAGS_HELP, randomSeed, runOptionsFrom, scenarioList, selectScenarios, intFlag } from './stress-options.js';
+import { RUN_FLAGS, RUN_FLAGS_HELP, protocolFlag, randomSeed, runOptionsFrom, scenarioList, selectScenarios, intFlag } from './stress-options.js';
 
 const USAGE = `usage: vgic-lab stress [scenario...] [options]
 
@@ -48,16 +48,19 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${scenarioList()}\n`);
     return 0;
   }
-  const scenarios = selectScenarios(positionals, values.schedule);
+  const scenarios = selectScenarios(positionals, values.schedule, values.protocol !== undefined);
   const seed = intFlag('seed', values.seed, 0, 0xffff_ffff) ?? randomSeed();
   const base = runOptionsFrom(values, seed);
+  const protocol = await protocolFlag(values.protocol);
+  if (protocol !== undefined) base.lockProtocol = protocol;
   if (values.timeline !== undefined) base.timeline = true;
   const json = values.json === true;
   const out = (s: string) => { if (!json) process.stdout.write(`${s}\n`); };
   const bar = progressBar(json);
 
   out(`vgic-lab stress: ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'}, seed ${seed}, schedule ${base.schedule!.strategy}` +
-    `${base.vcpus ? `, ${base.vcpus} vCPUs` : ''}${base.its ? `, ${base.its} ITS` : ''}${base.seconds ? `, ${base.seconds} s` : ''}`);
+    `${base.vcpus ? `, ${base.vcpus} vCPUs` : ''}${base.its ? `, ${base.its} ITS` : ''}${base.seconds ? `, ${base.seconds} s` : ''}` +
+    `${protocol !== undefined ? `, lock protocol '${protocol.name}' (${values.protocol})` : ''}`);
   const outcomes: ScenarioOutcome[] = [];
   const graphs: { scenario: string; graph: LockGraph }[] = [];
   const traces: { scenario: string; trace: ChromeTrace }[] = [];
@@ -80,7 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     });
     bar?.clear();
     outcomes.push(o);
-    out(formatOutcome(o));
+    out(formatOutcome(o, values.protocol !== undefined ? `--protocol ${values.protocol}` : ''));
   }
   if (values.graph !== undefined) writeFileSync(values.graph, await lockGraphFile(values.graph, graphs));
   if (values.timeline !== undefined) writeFileSync(values.timeline, JSON.stringify(mergeTraces(traces)));

@@ -18,7 +18,9 @@ const SZ_1M = 0x10_0000;
 
 /** A guest-physical range [base, base + size). */
 export interface GpaRegion {
+  /** First GPA. */
   base: number;
+  /** Bytes. */
   size: number;
 }
 
@@ -45,14 +47,21 @@ function isPow2(n: number): boolean {
 export class GpaAllocator {
   private next: number;
 
-  constructor(readonly base: number, readonly size: number) {
+  constructor(
+    /** First GPA of the region. */
+    readonly base: number,
+    /** Bytes in the region. */
+    readonly size: number,
+  ) {
     this.next = base;
   }
 
+  /** An allocator over `region`. */
   static of(region: GpaRegion): GpaAllocator {
     return new GpaAllocator(region.base, region.size);
   }
 
+  /** First GPA after the region. */
   get end(): number {
     return this.base + this.size;
   }
@@ -60,6 +69,7 @@ export class GpaAllocator {
   get used(): number {
     return this.next - this.base;
   }
+  /** Bytes still free. */
   get remaining(): number {
     return this.end - this.next;
   }

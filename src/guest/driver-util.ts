@@ -10,11 +10,13 @@ import { errnoName } from '../uapi/errno.js';
 
 /** Why a driver operation failed. `errno` is negative, as returned. */
 export interface DriverError {
+  /** The negative errno the failing call returned. */
   errno: number;
   /** errnoName(errno), e.g. '-ETIMEDOUT'. */
   name: string;
   /** Operation, e.g. 'ITS0 BASER0' or 'GICR1 PROPBASER'. */
   where: string;
+  /** What was wrong, e.g. the value written and the one read back. */
   detail: string;
 }
 
@@ -23,7 +25,10 @@ export class DriverBase {
   /** The first failure since construction (or clearError()). */
   error: DriverError | undefined;
 
-  constructor(protected readonly guest: Guest) {}
+  constructor(
+    /** The vCPU's guest API the driver runs on. */
+    protected readonly guest: Guest,
+  ) {}
 
   /** Record a failure (the first one sticks) and return `errno` (negative). */
   protected fail(errno: number, where: string, detail: string): number {
@@ -31,6 +36,7 @@ export class DriverBase {
     return errno;
   }
 
+  /** Forget the recorded failure. */
   clearError(): void {
     this.error = undefined;
   }

@@ -35,6 +35,7 @@ import {
 export const LPI_DEFAULT_PRIORITY = 0xa0;
 /** INTID widths this driver can build tables for (KVM honours at most 16). */
 export const LPI_MIN_ID_BITS = 14;
+/** The widest INTID the tables can be built for. */
 export const LPI_MAX_ID_BITS = 20;
 
 const SZ_64K = 0x1_0000;
@@ -45,26 +46,42 @@ export interface LpiTables {
   idBits: number;
   /** Property table GPA (config byte of INTID n at propGpa + n - 8192) and its meaningful size. */
   propGpa: number;
+  /** Property table bytes that matter (one per LPI). */
   propBytes: number;
   /** Pending table GPA per vCPU (64 KiB aligned), each pendBytes long. */
   pendGpa: number[];
+  /** Size of each pending table. */
   pendBytes: number;
 }
 
+/** Where the GIC frames are; the defaults are the VM's layout. */
 export interface GicDriverOptions {
+  /** Distributor frame GPA. Default the VM's (0x0800_0000). */
   gicdBase?: number;
   /** Redistributor n's RD_base is gicrBase + n * gicrStride. */
   gicrBase?: number;
+  /** Distance between two redistributors. Default 128 KiB (RD_base + SGI_base frames). */
   gicrStride?: number;
   /** Register reads per bounded poll (RWP). Default 100000. */
   pollLimit?: number;
 }
 
+/**
+ * The distributor and redistributors, for LPIs: allocate and program the LPI
+ * tables, write config bytes, enable LPIs per redistributor, enable the
+ * distributor. Methods return 0 (or a value) or a negative errno; `error`
+ * keeps the first failure.
+ */
 export class GicDriver extends DriverBase {
+  /** Distributor frame GPA. */
   readonly gicdBase: number;
+  /** Redistributor 0's RD_base. */
   readonly gicrBase: number;
+  /** Distance between two redistributors. */
   readonly gicrStride: number;
+  /** Register reads per bounded poll. */
   readonly pollLimit: number;
+  /** The LPI tables, once allocLpiTables() (or useLpiTables()) ran. */
   tables: LpiTables | undefined;
 
   constructor(guest: Guest, opts: GicDriverOptions = {}) {
@@ -81,7 +98,14 @@ export class GicDriver extends DriverBase {
   }
 
   /** GICD_TYPER: LPI support and INTID bits. */
-  probeDist(): { lpis: boolean; idBits: number; typer: number } {
+  probeDist(): {
+    /** GICD_TYPER.LPIS: the distributor supports LPIs. */
+    lpis: boolean;
+    /** INTID bits (GICD_TYPER.IDbits + 1). */
+    idBits: number;
+    /** GICD_TYPER as read. */
+    typer: number;
+  } {
     const typer = this.guest.mmioRead32(this.gicdBase + GICD_TYPER);
     return { lpis: (typer & GICD_TYPER_LPIS) !== 0, idBits: ((typer >>> GICD_TYPER_IDBITS_SHIFT) & 0x1f) + 1, typer };
   }
@@ -151,11 +175,13 @@ export class GicDriver extends DriverBase {
     return this.guest.read8(t.propGpa + intid - GIC_LPI_OFFSET);
   }
 
+  /** The GICR_PROPBASER value for these tables. */
   propbaserValue(): bigint {
     const t = this.tables!;
     return makeGicrPropbaser({ address: t.propGpa, idBits: t.idBits - 1 });
   }
 
+  /** The GICR_PENDBASER value for `vcpu`'s pending table (PTZ: the table is known to be zero). */
   pendbaserValue(vcpu: number, ptz = false): bigint {
     return makeGicrPendbaser({ address: this.tables!.pendGpa[vcpu]!, ptz });
   }
@@ -191,6 +217,7 @@ export class GicDriver extends DriverBase {
     return 0;
   }
 
+  /** GICR_CTLR.EnableLPIs of `vcpu`'s redistributor. */
   lpisEnabled(vcpu: number): boolean {
     return (this.guest.mmioRead32(this.rdBase(vcpu) + GICR_CTLR) & GICR_CTLR_ENABLE_LPIS) !== 0;
   }

@@ -14,6 +14,7 @@ import type { Guest } from '../kvm/guest-api.js';
 import type { GicCpuInterface } from '../vgic/cpu-interface.js';
 import { GIC_LPI_OFFSET } from '../uapi/gic-fields.js';
 
+/** Index in Guest.results of the LPIs this vCPU handled (notified after each). */
 export const RESULT_LPI_TOTAL = 0;
 /** Index in Guest.results of LPI `intid`'s counter (check it is < results.length). */
 export function lpiResultIndex(intid: number): number {
@@ -24,12 +25,15 @@ export function lpiResultIndex(intid: number): number {
 const FIRST_SPECIAL_INTID = 1020;
 const LAST_SPECIAL_INTID = 1023;
 
+/** When irqLoop returns. */
 export interface IrqLoopOptions {
   /** Return once this many LPIs were handled by this call (default: never). */
   stopAfter?: number;
 }
 
+/** What irqLoop did. */
 export interface IrqLoopResult {
+  /** False if the VM has no GIC CPU interface. */
   ok: boolean;
   /** LPIs handled by this call. */
   lpis: number;
@@ -37,9 +41,15 @@ export interface IrqLoopResult {
   other: number;
   /** WFI returns. */
   wakeups: number;
+  /** Why it could not run. */
   error?: string;
 }
 
+/**
+ * Handle interrupts on this vCPU: acknowledge until nothing is pending,
+ * count, EOI, then WFI; forever, or until `stopAfter` LPIs. Counts LPIs in
+ * the results words (RESULT_LPI_TOTAL, lpiResultIndex(intid)).
+ */
 export function irqLoop(guest: Guest, opts: IrqLoopOptions = {}): IrqLoopResult {
   const gic = (guest.ext as { gic?: GicCpuInterface }).gic;
   const res: IrqLoopResult = { ok: true, lpis: 0, other: 0, wakeups: 0 };

@@ -45,6 +45,7 @@ export const ITS_ITT_ALIGN = 256;
 /** Default command queue size (Linux's ITS_CMD_QUEUE_SZ). */
 export const ITS_DEFAULT_QUEUE_BYTES = SZ_64K;
 
+/** How an ItsDriver lays out its tables and queue. Only `base` and `alloc` are required. */
 export interface ItsDriverOptions {
   /** GPA of the ITS control frame. */
   base: number;
@@ -71,47 +72,104 @@ export interface ItsDriverOptions {
   name?: string;
 }
 
+/** A device as the driver mapped it (MAPD). */
 export interface ItsDeviceInfo {
+  /** The DeviceID. */
   deviceId: number;
+  /** EventID bits its ITT covers (MAPD Size + 1). */
   eventIdBits: number;
+  /** ITT GPA (256-byte aligned). */
   itt: number;
+  /** ITT size in bytes. */
   ittBytes: number;
+  /** False after an unmapping MAPD (valid = false); the ITT is kept for a remap. */
   mapped: boolean;
+}
+
+/** A block of guest RAM. */
+export interface GpaRange {
+  /** Guest-physical address. */
+  gpa: number;
+  /** Length in bytes. */
+  bytes: number;
+}
+
+/** An ITS table's memory as the driver allocated it for a GITS_BASER. */
+export interface ItsTableArea extends GpaRange {
+  /** Bytes per entry (GITS_BASER.Entry_Size + 1). */
+  entrySize: number;
+  /** GITS_BASER.Page_Size in bytes. */
+  pageSize: number;
+  /** IDs (DeviceIDs, collection IDs) the table covers. */
+  ids: number;
 }
 
 /** What an ItsDriver did, structured-cloneable. */
 export interface ItsSummary {
+  /** GPA of the ITS control frame. */
   base: number;
+  /** GITS_TYPER, hex. */
   typer: string;
+  /** GITS_BASER0..7 as read back, hex. */
   baser: string[];
+  /** GITS_CBASER as read back, hex. */
   cbaser: string;
-  deviceTable?: { gpa: number; bytes: number; indirect: boolean; entrySize: number; pageSize: number; ids: number; l2Pages: number[] };
-  collectionTable?: { gpa: number; bytes: number; entrySize: number; pageSize: number; ids: number };
-  queue?: { gpa: number; bytes: number };
+  /** The device table (with its L2 pages when two-level), once allocated. */
+  deviceTable?: ItsTableArea & {
+    /** Two-level (GITS_BASER.Indirect). */
+    indirect: boolean;
+    /** GPAs of the level-2 pages allocated so far. */
+    l2Pages: number[];
+  };
+  /** The collection table, once allocated. */
+  collectionTable?: ItsTableArea;
+  /** The command queue, once allocated. */
+  queue?: GpaRange;
+  /** Commands written to the queue. */
   commands: number;
+  /** Every device mapped so far. */
   devices: ItsDeviceInfo[];
+  /** The first failure, if any. */
   error?: DriverError;
 }
 
+/**
+ * One ITS, driven the way a guest OS drives it: `init()` (probe, tables,
+ * queue), `enable()`, one method per command, `wait()` for completion.
+ * Methods return 0 (or a value) or a negative errno; `error` keeps the first failure.
+ */
 export class ItsDriver extends DriverBase {
+  /** GPA of the ITS control frame. */
   readonly base: number;
+  /** Name used in errors ('ITS@<base>' by default). */
   readonly name: string;
   private readonly alloc: GpaAllocator;
   private readonly opts: ItsDriverOptions;
+  /** GITS_CREADR / GITS_CTLR reads per bounded poll. */
   readonly pollLimit: number;
-  // From GITS_TYPER.
+  /** GITS_TYPER, once probed. */
   typer = 0n;
+  /** Bytes per ITT entry (GITS_TYPER.ITT_entry_size + 1). */
   ittEntrySize = 8;
-  /** Max EventID bits / DeviceID bits / collection ID bits the ITS supports. */
+  /** Max EventID bits the ITS supports (GITS_TYPER.ID_bits + 1). */
   eventIdBits = 0;
+  /** Max DeviceID bits (GITS_TYPER.Devbits + 1). */
   devBits = 0;
+  /** Collection ID bits (16 unless GITS_TYPER.CIL). */
   cidBits = 0;
+  /** GITS_TYPER.PTA: MAPC/SYNC/MOVALL target redistributor addresses, not processor numbers. */
   pta = false;
+  /** The device table, once allocated. */
   deviceTable: ItsTableInfo | undefined;
+  /** The collection table, once allocated. */
   collectionTable: ItsTableInfo | undefined;
+  /** @internal The command queue. */
   queue: ItsCmdQueue | undefined;
+  /** GITS_CBASER as read back. */
   cbaser = 0n;
+  /** GPAs of the two-level device table's L2 pages, in allocation order. */
   readonly l2Pages: number[] = [];
+  /** Devices mapped so far, by DeviceID. */
   readonly devices = new Map<number, ItsDeviceInfo>();
 
   constructor(guest: Guest, opts: ItsDriverOptions) {
@@ -233,7 +291,7 @@ export class ItsDriver extends DriverBase {
     return this.opts.processorNumbers?.[vcpu] ?? vcpu;
   }
 
-  /** Queue any command, unvalidated (also for deliberately malformed ones). */
+  /** @internal Queue any command, unvalidated (also for deliberately malformed ones). */
   send(cmd: ItsCommand): number {
     if (this.queue === undefined) return this.fail(-EINVAL, `${this.name} ${cmd.cmd}`, 'command queue not set up');
     return this.queue.send(cmd);
@@ -243,6 +301,7 @@ export class ItsDriver extends DriverBase {
   begin(): void {
     this.queue?.begin();
   }
+  /** Publish the commands held since begin() with one GITS_CWRITER write. */
   flush(): void {
     this.queue?.flush();
   }
@@ -311,33 +370,43 @@ export class ItsDriver extends DriverBase {
     return 0;
   }
 
+  /** MAPC: collection `icid` targets `vcpu`'s redistributor (valid = false unmaps it). */
   mapc(icid: number, vcpu: number, valid = true): number {
     return this.send({ cmd: 'MAPC', icid, rdbase: this.rdTarget(vcpu), valid });
   }
+  /** MAPTI: (deviceId, eventId) -> LPI `intid` in collection `icid`. */
   mapti(deviceId: number, eventId: number, intid: number, icid: number): number {
     return this.send({ cmd: 'MAPTI', deviceId, eventId, pintid: intid, icid });
   }
+  /** MAPI: (deviceId, eventId) -> LPI `eventId` in collection `icid`. */
   mapi(deviceId: number, eventId: number, icid: number): number {
     return this.send({ cmd: 'MAPI', deviceId, eventId, icid });
   }
+  /** MOVI: move the event's LPI to collection `icid`. */
   movi(deviceId: number, eventId: number, icid: number): number {
     return this.send({ cmd: 'MOVI', deviceId, eventId, icid });
   }
+  /** DISCARD: unmap the event (its LPI's pending state is dropped). */
   discard(deviceId: number, eventId: number): number {
     return this.send({ cmd: 'DISCARD', deviceId, eventId });
   }
+  /** CLEAR: clear the event's LPI pending state. */
   clear(deviceId: number, eventId: number): number {
     return this.send({ cmd: 'CLEAR', deviceId, eventId });
   }
+  /** INT: make the event's LPI pending, as an MSI would. */
   int(deviceId: number, eventId: number): number {
     return this.send({ cmd: 'INT', deviceId, eventId });
   }
+  /** INV: reload the event's LPI configuration (priority, enable) from the property table. */
   inv(deviceId: number, eventId: number): number {
     return this.send({ cmd: 'INV', deviceId, eventId });
   }
+  /** INVALL: reload the configuration of every LPI of collection `icid`. */
   invall(icid: number): number {
     return this.send({ cmd: 'INVALL', icid });
   }
+  /** MOVALL: move every LPI of `fromVcpu`'s redistributor to `toVcpu`'s. */
   movall(fromVcpu: number, toVcpu: number): number {
     return this.send({ cmd: 'MOVALL', rdbase1: this.rdTarget(fromVcpu), rdbase2: this.rdTarget(toVcpu) });
   }
@@ -346,6 +415,7 @@ export class ItsDriver extends DriverBase {
     return this.send({ cmd: 'SYNC', rdbase: this.rdTarget(vcpu) });
   }
 
+  /** What the driver did, as plain data (structured-cloneable: a guest can return it). */
   summary(): ItsSummary {
     const dt = this.deviceTable;
     const ct = this.collectionTable;

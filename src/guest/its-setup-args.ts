@@ -8,38 +8,49 @@ import { DEFAULT_GIC_REGION, type GpaRegion, SETUP_MAILBOX_GPA } from './alloc.j
 import { bitsFor } from './driver-util.js';
 import { LPI_DEFAULT_PRIORITY, LPI_MAX_ID_BITS, LPI_MIN_ID_BITS } from './gic-driver.js';
 
+/** One event of a device: what MAPTI (or MAPI) maps. */
 export interface ItsSetupEvent {
+  /** The EventID (the MSI's data). */
   eventId: number;
   /** The LPI (pINTID, >= 8192) the event translates to. */
   intid: number;
+  /** The collection (by default collection n targets vCPU n). */
   icid: number;
   /** Config byte: priority (default args.priority) and enable (default true). */
   priority?: number;
+  /** Config byte Enable. Default true. */
   enabled?: boolean;
   /** Map with MAPI (pINTID = EventID; intid must equal eventId) instead of MAPTI. */
   mapi?: boolean;
 }
 
+/** A device to map (MAPD) with its events. */
 export interface ItsSetupDevice {
   /** Position in args.its (default 0). */
   its?: number;
+  /** The DeviceID (the MSI's devid). */
   deviceId: number;
   /** EventID bits of the ITT (MAPD Size + 1). Default: enough for the largest eventId. */
   eventIdBits?: number;
+  /** Its events. */
   events: ItsSetupEvent[];
 }
 
+/** A collection to map (MAPC). */
 export interface ItsSetupCollection {
   /** Position in args.its (default 0). */
   its?: number;
+  /** The collection ID. */
   icid: number;
   /** Target vCPU (MAPC RDbase = its GICR_TYPER.Processor_Number when PTA=0). */
   vcpu: number;
 }
 
+/** What runItsSetup (and the built-in 'its-setup' program) brings up; every field has a default. */
 export interface ItsSetupArgs {
   /** ITS frames: n < 256 means defaultItsBase(n), anything else is a frame GPA. Default [0]. */
   its?: number[];
+  /** Devices to map with their events. Default none. */
   devices?: ItsSetupDevice[];
   /** Default: one collection per vCPU on every ITS, icid = vcpu. */
   collections?: ItsSetupCollection[];
@@ -78,11 +89,19 @@ export interface ItsSetupArgs {
   /** Register reads per bounded poll. Default 100000. */
   pollLimit?: number;
   /** Stay in the interrupt loop afterwards (like lpi-handler). Default false. */
-  handle?: boolean | { stopAfter?: number };
+  handle?: boolean | {
+    /** Return after this many LPIs. Default: never. */
+    stopAfter?: number;
+  };
   /** The vCPU that runs the setup; every other vCPU running the its-setup program is a secondary. Default 0. */
   bootVcpu?: number;
   /** Secondaries (program only): handle this many LPIs then return (default: forever); mailbox wait bound. */
-  secondary?: { stopAfter?: number; timeoutMs?: number };
+  secondary?: {
+    /** Handle this many LPIs, then return. Default: forever. */
+    stopAfter?: number;
+    /** How long to wait for the setup mailbox, in ms. Default 30000. */
+    timeoutMs?: number;
+  };
 }
 
 export interface ResolvedDevice { its: number; deviceId: number; eventIdBits: number; events: Required<ItsSetupEvent>[] }

@@ -22,30 +22,43 @@ import {
   SETUP_REDISTS_READY,
 } from './handshake.js';
 import { irqLoop, type IrqLoopResult } from './irq-loop.js';
-import { ItsDriver, type ItsSummary } from './its-driver.js';
+import { ItsDriver, type GpaRange, type ItsSummary } from './its-driver.js';
 import { resolveItsSetupArgs, type ItsSetupArgs, type ResolvedItsSetupArgs } from './its-setup-args.js';
 
+/** What runItsSetup did (structured-cloneable: the 'its-setup' program returns it). */
 export interface ItsSetupSummary {
+  /** Every step succeeded. */
   ok: boolean;
   /** The first failure, if any (setup stops there). */
   error?: DriverError;
+  /** The vCPU that ran the setup. */
   vcpu: number;
-  region: GpaRegion & { used: number };
+  /** The RAM the tables came from, and how much of it they took. */
+  region: GpaRegion & {
+    /** Bytes of the region the tables took. */
+    used: number;
+  };
+  /** GPA of the setup mailbox. */
   mailbox: number;
   /** INTID bits programmed into PROPBASER (IDbits + 1). */
   idBits: number;
-  propTable?: { gpa: number; bytes: number };
+  /** The LPI property table. */
+  propTable?: GpaRange;
+  /** Each vCPU's pending table GPA. */
   pendTables: number[];
   /** GICR_TYPER.Processor_Number per vCPU. */
   processorNumbers: number[];
+  /** Who set EnableLPIs (args.enableLpis). */
   lpiEnable: 'all' | 'self' | 'none';
   /** vCPUs whose EnableLPIs this vCPU set. */
   lpisEnabledOn: number[];
+  /** Each ITS driver's summary. */
   its: ItsSummary[];
   /** ITS commands issued, all ITSs. */
   commands: number;
   /** Events mapped (MAPTI/MAPI). */
   events: number;
+  /** GICD_CTLR was enabled at the end. */
   distEnabled: boolean;
   /** Present when args.handle asked for the interrupt loop. */
   handler?: IrqLoopResult;

@@ -26,13 +26,19 @@ const PAGE_SIZE_FIELD: Readonly<Record<number, bigint>> = {
 
 /** A table programmed through a GITS_BASER<n>. */
 export interface ItsTableInfo {
+  /** Which GITS_BASER<n> (0..7). */
   baser: number;
+  /** GITS_BASER.Type: 1 Device, 4 Collection. */
   type: number;
   /** Table (flat) or level-1 table (indirect) GPA, 64 KiB aligned, and its size in bytes. */
   gpa: number;
+  /** Size in bytes of that table. */
   bytes: number;
+  /** Bytes per entry (GITS_BASER.Entry_Size + 1). */
   entrySize: number;
+  /** Page size programmed (4, 16 or 64 KiB). */
   pageSize: number;
+  /** Two-level table (Indirect = 1). */
   indirect: boolean;
   /** IDs the table can hold. */
   ids: number;

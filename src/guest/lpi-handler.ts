@@ -13,6 +13,7 @@ import { GicDriver } from './gic-driver.js';
 import { MAILBOX_LPIS_ENABLED, mailboxAdd, SETUP_REDISTS_READY, waitForSetup } from './handshake.js';
 import { irqLoop, type IrqLoopResult } from './irq-loop.js';
 
+/** Args of the 'lpi-handler' program and runLpiHandler; every field has a default. */
 export interface LpiHandlerArgs {
   /** Set GICR_CTLR.EnableLPIs on this vCPU's own redistributor first. Default false. */
   enableLpis?: boolean;
@@ -26,10 +27,13 @@ export interface LpiHandlerArgs {
   stopAfter?: number;
 }
 
+/** What runLpiHandler returns. */
 export interface LpiHandlerResult extends IrqLoopResult {
+  /** The vCPU it ran on. */
   vcpu: number;
 }
 
+/** Optionally enable this vCPU's LPIs (after the setup mailbox allows it), then run irqLoop. */
 export function runLpiHandler(guest: Guest, args: LpiHandlerArgs | undefined): LpiHandlerResult {
   const a = args ?? {};
   const vcpu = guest.vcpuId;

@@ -3,6 +3,9 @@
  * passes (VmOptions, every field documented with its default), the defaults,
  * and the resolved, validated form. Validation errors name the option.
  */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MemslotSpec } from '../mem/guest-memory.js';
 import type { LockStatLevel } from '../sync/arena.js';
 import type { ValidatorOptions } from '../sync/validator.js';
@@ -11,14 +14,19 @@ import type { ActorTransportKind } from '../actors/transport.js';
 
 /** Which guest program every vCPU runs. */
 export interface GuestSpec {
-  /** A built-in program name (e.g. 'idle', 'spin') or the URL/path of a module whose default export is a GuestMain. */
+  /**
+   * A built-in program ('idle', 'spin', 'mmio-loop', 'throw', 'lpi-handler',
+   * 'its-setup'), or the file URL or path (absolute, or relative to the
+   * current directory) of a module whose default export is a GuestMain.
+   */
   module: string | URL;
-  /** Passed to the guest program as its second argument (structured-cloned to each vCPU). */
+  /** Passed to the guest program as its second argument (structured-cloned to each vCPU). Default undefined. */
   args?: unknown;
 }
 
+/** What a VM is made of and how it runs (the part of {@link CreateVmOptions} that is not the GIC). Every field is optional. */
 export interface VmOptions {
-  /** Number of vCPUs, 1..256. Default 1. */
+  /** Number of vCPUs, 1..256 (one worker thread each). Default 1. */
   vcpus?: number;
   /**
    * Guest RAM: a size in bytes (one memslot at 0x4000_0000), or explicit memslots.
@@ -44,23 +52,24 @@ export interface VmOptions {
    * actors (-ENODEV) behave the same with both.
    */
   actorTransport?: ActorTransportKind;
-  /** Slots per actor mailbox, a power of two. Default 1024. */
+  /** Slots per actor mailbox, a power of two in 2..2^20. Default 1024. */
   mailboxCapacity?: number;
-  /** Int32 result words per vCPU (Guest.results). Default 256. */
+  /** Int32 result words per vCPU (Guest.results), 1..2^20. Default 256. */
   resultWords?: number;
-  /** How long pause() waits for every vCPU to leave KVM_RUN before failing with -ETIMEDOUT. Default 10000 ms. */
+  /** How long pause() (and start()) wait for every vCPU before failing with -ETIMEDOUT, > 0. Default 10000 ms. */
   pauseTimeoutMs?: number;
-  /** Maximum actors (devices) in the VM. Default 32. */
+  /** Maximum actors (devices) in the VM, 1..1024. Default 32. */
   maxActors?: number;
   /**
    * Threads the VM may register over its life: the VMM, vCPUs, actor hosts
    * and every injector thread ever attached (an exited thread keeps its tid,
-   * as lock words and reports may still name it). Default 256.
+   * as lock words and reports may still name it), vcpus + 2..16384. Default 256.
    */
   maxThreads?: number;
   /**
    * Run the lock-order validator on every thread of the VM (`true` for the
-   * defaults: today's hierarchy, vcpu.mutex nesting under kvm.lock). Costs an
+   * defaults: today's hierarchy, or the lock protocol's own when it declares
+   * one (LockProtocol.hierarchy); vcpu.mutex nesting under kvm.lock). Costs an
    * observer call per lock operation. Default off.
    */
   validator?: boolean | ValidatorOptions;
@@ -75,7 +84,10 @@ export interface VmOptions {
    * messages, MSIs) for vm.chromeTrace(): `true`, or the events kept per
    * thread (a ring: the newest are kept). Default off.
    */
-  timeline?: boolean | { eventsPerThread?: number };
+  timeline?: boolean | {
+    /** Events kept per thread, 16..2^20 (the newest win). Default 4096. */
+    eventsPerThread?: number;
+  };
 }
 
 export const VM_DEFAULTS = {
@@ -113,14 +125,19 @@ export interface ResolvedVmOptions {
 
 const BUILTIN_GUESTS = new Set(['idle', 'spin', 'mmio-loop', 'throw', 'lpi-handler', 'its-setup']);
 
-/** URL of a built-in guest program, or the module given. */
+/** URL of a built-in guest program, or the module given; a file that does not exist is refused here, not in every vCPU. */
 export function resolveGuestModule(module: string | URL): string {
+  const href = guestModuleHref(module);
+  if (href.startsWith('file:') && !existsSync(new URL(href))) throw new TypeError(`options.guest.module: no such file ${fileURLToPath(href)}`);
+  return href;
+}
+
+function guestModuleHref(module: string | URL): string {
   if (module instanceof URL) return module.href;
+  if (typeof module !== 'string') throw new TypeError('options.guest.module must be a string or a URL');
   if (BUILTIN_GUESTS.has(module)) return new URL(`../guest/programs/${module}.js`, import.meta.url).href;
   if (/^[a-z][a-z0-9+.-]*:/i.test(module)) return module;
-  if (module.startsWith('/') || module.startsWith('.')) {
-    return new URL(module, `file://${process.cwd()}/`).href;
-  }
+  if (module.startsWith('/') || module.startsWith('.')) return pathToFileURL(resolve(module)).href;
   throw new TypeError(`options.guest.module: '${module}' is neither a built-in guest (${[...BUILTIN_GUESTS].join(', ')}) nor a path or URL`);
 }
 
@@ -141,6 +158,11 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
   const guestSpec: GuestSpec = typeof g === 'string' || g instanceof URL ? { module: g } : g;
   if (guestSpec === null || typeof guestSpec !== 'object' || guestSpec.module === undefined) {
     throw new TypeError('options.guest must be a module name/URL or { module, args }');
+  }
+  try {
+    structuredClone(guestSpec.args);
+  } catch (e) {
+    throw new TypeError(`options.guest.args must be structured-cloneable (it is copied to every vCPU): ${(e as Error).message}`);
   }
   const lockStat = o.lockStat ?? VM_DEFAULTS.lockStat;
   if (!['off', 'counts', 'full'].includes(lockStat)) throw new TypeError(`options.lockStat must be 'off', 'counts' or 'full'`);
@@ -172,8 +194,7 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
     maxActors: int('maxActors', o.maxActors ?? VM_DEFAULTS.maxActors, 1, 1024),
     // Room for the VMM, every vCPU and one actor host at least.
     maxThreads: int('maxThreads', o.maxThreads ?? VM_DEFAULTS.maxThreads, vcpus + 2, 16_384),
-    validator: o.validator === true ? {} : o.validator === false || o.validator === undefined ? undefined
-      : typeof o.validator === 'object' ? o.validator : (() => { throw new TypeError('options.validator must be a boolean or ValidatorOptions'); })(),
+    validator: resolveValidatorOptions(o.validator),
     schedule: o.schedule === undefined ? undefined : resolveSchedule(o.schedule),
     timeline: o.timeline === undefined || o.timeline === false ? undefined
       : o.timeline === true ? { eventsPerThread: 4096 }
@@ -181,6 +202,24 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
           ? { eventsPerThread: int('timeline.eventsPerThread', o.timeline.eventsPerThread ?? 4096, 16, 1 << 20) }
           : (() => { throw new TypeError('options.timeline must be a boolean or { eventsPerThread }'); })(),
   };
+}
+
+function resolveValidatorOptions(v: VmOptions['validator']): ValidatorOptions | undefined {
+  if (v === undefined || v === false) return undefined;
+  if (v === true) return {};
+  if (v === null || typeof v !== 'object') throw new TypeError('options.validator must be a boolean or ValidatorOptions');
+  const names = (x: unknown): boolean => Array.isArray(x) && x.every((n) => typeof n === 'string' && n.length > 0);
+  const h = v.hierarchy;
+  if (h !== undefined && h !== 'upstream' && h !== '2017' && h !== 'none' && !names(h)) {
+    throw new TypeError(`options.validator.hierarchy must be 'upstream', '2017', 'none' or an array of lock class names`);
+  }
+  if (v.nestable !== undefined && !(Array.isArray(v.nestable) && v.nestable.every((n) => (typeof n === 'string' && n.length > 0)
+    || (n !== null && typeof n === 'object' && typeof n.class === 'string' && (n.under === undefined || typeof n.under === 'string'))))) {
+    throw new TypeError('options.validator.nestable must be an array of class names or { class, under? }');
+  }
+  if (v.maxFindings !== undefined) int('validator.maxFindings', v.maxFindings, 1, 1 << 16);
+  if (v.stopAtFirst !== undefined && typeof v.stopAtFirst !== 'boolean') throw new TypeError('options.validator.stopAtFirst must be a boolean');
+  return v;
 }
 
 function resolveSchedule(s: ScheduleConfig): ScheduleConfig {

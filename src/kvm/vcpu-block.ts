@@ -10,8 +10,9 @@ import { Doorbell, DOORBELL_WORDS } from '../actors/doorbell.js';
 import { alignedSharedBuffer } from '../sync/shared-buffer.js';
 
 export const VCPU_CREATED = 0, VCPU_RUNNING = 1, VCPU_PAUSED = 2, VCPU_EXITED = 3;
-export const VCPU_STATE_NAMES = ['created', 'running', 'paused', 'exited'] as const;
-export type VcpuStateName = (typeof VCPU_STATE_NAMES)[number];
+/** A vCPU's state: created (not started), running (in KVM_RUN), paused (out of KVM_RUN, waiting for resume), exited. */
+export type VcpuStateName = 'created' | 'running' | 'paused' | 'exited';
+export const VCPU_STATE_NAMES: readonly VcpuStateName[] = ['created', 'running', 'paused', 'exited'];
 
 /**
  * vcpu->requests bits live in the low byte; every request or clear also bumps
@@ -24,8 +25,9 @@ const REQ_SEQ = 0x100;
 
 /** Why a vCPU exited for good. */
 export const EXIT_NONE = 0, EXIT_DONE = 1, EXIT_FAULT = 2, EXIT_DESTROYED = 3, EXIT_DIED = 4;
-export const EXIT_REASON_NAMES = ['none', 'done', 'fault', 'destroyed', 'died'] as const;
-export type ExitReasonName = (typeof EXIT_REASON_NAMES)[number];
+/** Why a vCPU exited: 'done' (the guest returned), 'fault' (it threw), 'destroyed' (vm.destroy()), 'died' (its worker ended); 'none' while it has not. */
+export type ExitReasonName = 'none' | 'done' | 'fault' | 'destroyed' | 'died';
+export const EXIT_REASON_NAMES: readonly ExitReasonName[] = ['none', 'done', 'fault', 'destroyed', 'died'];
 
 export const V_STATE = 0, V_REQUESTS = 1, V_EXIT_REASON = 2, V_TID = 3, V_HAS_RUN = 4,
   V_ENTRIES = 5, V_MMIO_EXITS = 6, V_WFI = 7, V_UNHANDLED_MMIO = 8, V_IN_MMIO = 9,

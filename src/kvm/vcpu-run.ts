@@ -31,12 +31,19 @@ export interface VcpuExtension {
 
 /** How a vCPU ended, as the VMM learns it. */
 export interface VcpuExit {
+  /** The vCPU. */
   vcpuId: number;
+  /** Why it exited. */
   reason: ExitReasonName;
   /** The guest program's return value (structured-cloned) when reason is 'done'. */
   result?: unknown;
   /** What the guest threw when reason is 'fault'. */
-  error?: { message: string; stack?: string };
+  error?: {
+    /** The exception's message. */
+    message: string;
+    /** Its stack, if it had one. */
+    stack?: string;
+  };
 }
 
 /** Thrown inside guest code to unwind it when the vCPU must exit for good. */
@@ -207,9 +214,12 @@ export class VcpuRunner implements Guest {
     m[M_ARGS + 2] = size;
     this.enterDevice(gpa, size);
     const op = this.rt.thread.setOperation(OPN_MMIO_READ);
-    client.request(region.actor, OP_MMIO_READ, M_ARGS + 3);
+    const result = client.request(region.actor, OP_MMIO_READ, M_ARGS + 3);
     this.rt.thread.setOperation(op);
     this.leaveDevice();
+    // No answer (the device died, -ENODEV; its handler threw, -EFAULT): the reply values are an
+    // earlier reply's, so the load reads as zero, as an access no device takes does.
+    if (result < 0) return 0n;
     return (BigInt(client.value(1) >>> 0) << 32n) | BigInt(client.value(0) >>> 0);
   }
 

@@ -15,11 +15,11 @@ import { ActorDirectory, ACTOR_DEAD } from '../actors/directory.js';
 import type { HostControl, HostEvent } from '../actors/host.js';
 import { createPostMessageShared } from '../actors/transport-postmessage.js';
 import { allocateMemslots } from '../mem/guest-memory.js';
-import { LockArena } from '../sync/arena.js';
+import { LockArena, T_WAIT_ACTOR, T_WAIT_LOCK } from '../sync/arena.js';
 import { CONFIG_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { lockStats, type LockClassStats } from '../sync/lock-stat.js';
 import { asyncOperation, OPN_LOCK_ALL_VCPUS, OPN_PAUSE } from '../sync/operations.js';
-import { Validator, type Finding } from '../sync/validator.js';
+import { Validator, validatorReport, type Finding, type ValidatorReport } from '../sync/validator.js';
 import { createTimeline } from '../trace/timeline.js';
 import { EV_PAUSE } from '../trace/events.js';
 import { toChromeTrace, type ChromeTrace } from '../trace/chrome-trace.js';
@@ -29,7 +29,7 @@ import { IoBus, type IoRegion } from './io-bus.js';
 import { resolveVmOptions, type ResolvedVmOptions, type VmOptions } from './options.js';
 import { VmRuntime, type VcpuExtensionSpec, type VmShared } from './shared.js';
 import {
-  EXIT_DIED, EXIT_REASON_NAMES, REQ_EXIT, REQ_PAUSE, V_ENTRIES, V_REQUESTS, V_EXIT_REASON, V_MMIO_EXITS, V_PAUSE_ACK,
+  EXIT_DIED, EXIT_REASON_NAMES, REQ_EXIT, REQ_PAUSE, V_ENTRIES, V_REQUESTS, V_EXIT_REASON, V_IN_MMIO, V_MMIO_EXITS, V_PAUSE_ACK,
   V_PAUSE_EPOCH, V_STATE, V_UNHANDLED_MMIO, V_WFI, VCPU_CREATED, VCPU_EXITED, VCPU_PAUSED, VCPU_STATE_NAMES, VcpuBlock, type VcpuStateName,
 } from './vcpu-block.js';
 import type { VcpuExit } from './vcpu-run.js';
@@ -38,19 +38,26 @@ import type { VcpuWorkerData } from './vcpu-worker.js';
 const VCPU_WORKER = new URL('../../workers/vcpu.js', import.meta.url);
 const ACTOR_HOST_WORKER = new URL('../../workers/actor-host.js', import.meta.url);
 
+/** A VM's life: Created by createVm, Running after start(), Paused/Running by pause()/resume(), then destroyed. */
 export type VmState = 'created' | 'running' | 'paused' | 'destroyed';
 
 /** Something that went wrong in a worker: reported, never thrown into the VMM's caller. */
 export interface VmFault {
+  /** Where: 'vCPU 0', 'ITS 0', 'actor 3', 'VMM', ... */
   source: string;
+  /** What happened (the guest's exception message, "vCPU 1 exited holding ...", ...). */
   message: string;
+  /** The JavaScript stack, when the fault was an exception. */
   stack?: string;
 }
 
+/** A vCPU's event counters (monotonic, read without stopping it). */
 export interface VcpuCounters {
   /** KVM_RUN entries (start and every resume). */
   entries: number;
+  /** Trapped MMIO accesses (exits to a device). */
   mmioExits: number;
+  /** WFIs the guest executed. */
   wfi: number;
   /** Accesses no device decoded (RAZ/WI). */
   unhandledMmio: number;
@@ -74,13 +81,23 @@ interface HostSlot {
   actors: number[];
   waiters: Map<number, (e: HostEvent) => void>;
   stopped?: () => void;
+  /** Its worker exited: nothing it was asked after that would ever be answered. */
+  exited?: boolean;
 }
 
+/**
+ * A VM as its VMM (the main thread) holds it: vCPU control (start, pause,
+ * resume, destroy), results and counters, the lock-order validator's
+ * findings, lock_stat and the timeline. Create one with {@link createVm}.
+ */
 export class Vm {
+  /** @internal The resolved, validated options. */
   readonly options: ResolvedVmOptions;
+  /** @internal Every shared buffer of the VM (handed to each worker). */
   readonly shared: VmShared;
-  /** The VMM thread's view (main thread). */
+  /** @internal The VMM thread's view (main thread). */
   readonly rt: VmRuntime;
+  /** Every fault reported so far (see {@link Vm.onFault}). */
   readonly faults: VmFault[] = [];
   private readonly vcpuSlots: VcpuSlot[] = [];
   private readonly hosts: HostSlot[] = [];
@@ -122,6 +139,7 @@ export class Vm {
   }
 
   /**
+   * @internal Use createVm().
    * Create a VM and its vCPU workers (KVM_CREATE_VM + KVM_CREATE_VCPU). The
    * vCPUs are Created, not running: call start(). `setup` lets device types
    * add shared state and vCPU extensions before the workers start.
@@ -153,14 +171,17 @@ export class Vm {
     });
   }
 
+  /** Number of vCPUs. */
   get nrVcpus(): number {
     return this.options.vcpus;
   }
 
+  /** Where the VM is in its life. */
   get vmState(): VmState {
     return this.state;
   }
 
+  /** vCPU `id`'s state, as it publishes it. Throws RangeError for an id that does not exist. */
   vcpuState(id: number): VcpuStateName {
     return VCPU_STATE_NAMES[this.rt.vcpus.state(this.checkVcpu(id))]!;
   }
@@ -182,6 +203,7 @@ export class Vm {
     return this.rt.vcpus.results[this.checkVcpu(id)]!;
   }
 
+  /** vCPU `id`'s event counters. */
   vcpuCounters(id: number): VcpuCounters {
     const b = this.rt.vcpus, i = this.checkVcpu(id);
     return {
@@ -191,7 +213,7 @@ export class Vm {
   }
 
   private checkVcpu(id: number): number {
-    if (!Number.isInteger(id) || id < 0 || id >= this.options.vcpus) throw new RangeError(`vcpu ${id} does not exist`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.options.vcpus) throw new RangeError(`vcpu id ${id} does not exist (0..${this.options.vcpus - 1})`);
     return id;
   }
 
@@ -256,11 +278,29 @@ export class Vm {
     if (late.length > 0) {
       // Roll back: a late vCPU must not pause itself later, behind the VMM's back (the VM stays 'running').
       for (let i = 0; i < this.nrVcpus; i++) b.clearRequest(i, REQ_PAUSE);
-      this.fault('VMM', { message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (a guest that never calls the guest API?)` });
+      this.fault('VMM', {
+        message: `pause: vCPU ${late.join(', ')} did not leave KVM_RUN within ${this.options.pauseTimeoutMs} ms (${late.map((i) => `vCPU ${i} ${this.stuckIn(i)}`).join('; ')})`,
+      });
       return -ETIMEDOUT;
     }
     this.state = 'paused';
     return 0;
+  }
+
+  /** Where a vCPU that does not leave KVM_RUN is, from the words it publishes (its wait words, V_IN_MMIO). */
+  private stuckIn(i: number): string {
+    const a = this.rt.arena, b = this.rt.vcpus;
+    const rec = a.threadRecord(this.vcpuSlots[i]!.tid);
+    const lock = Atomics.load(a.i32, rec + T_WAIT_LOCK) - 1;
+    if (lock >= 0) {
+      const l = a.lockInfo(lock), owner = a.ownerOf(lock);
+      return `waits for ${l.className}#${l.instance}${owner !== 0 ? ` (held by ${a.threadName(owner)})` : ''}`;
+    }
+    const actor = Atomics.load(a.i32, rec + T_WAIT_ACTOR) - 1;
+    const host = this.hosts.find((h) => h.actors.includes(actor));
+    if (actor >= 0) return `waits for the reply of actor ${actor}${host !== undefined ? ` (${a.threadName(host.tid)})` : ''} to a trapped access`;
+    if (Atomics.load(b.i32, b.word(i, V_IN_MMIO)) !== 0) return 'is inside a trapped access its device has not taken';
+    return 'runs guest code that never calls the guest API';
   }
 
   /** Resume every paused vCPU. 0, or -EINVAL unless paused. */
@@ -339,6 +379,7 @@ export class Vm {
   }
 
   /**
+   * @internal createVm() calls it.
    * Put every thread of the VM under the controlled schedule (options.schedule).
    * createVm() calls it once the devices exist; from then on one thread runs
    * at a time, the VMM included: its awaits are scheduling points.
@@ -387,6 +428,15 @@ export class Vm {
     return this.shared.validator === undefined ? [] : new Validator(this.shared.validator, this.rt.arena).findings();
   }
 
+  /**
+   * The validator's whole state as plain JSON-safe data: findings (each with
+   * its findingKey), the dependency graph's edges with their provenance and
+   * the declared order. Undefined when the VM runs without options.validator.
+   */
+  lockReport(): ValidatorReport | undefined {
+    return this.shared.validator === undefined ? undefined : validatorReport(new Validator(this.shared.validator, this.rt.arena));
+  }
+
   /** lock_stat per lock class. */
   lockStats(): LockClassStats[] {
     return lockStats(this.rt.arena);
@@ -395,6 +445,7 @@ export class Vm {
   // ---- actors and the MMIO bus (used by device types) ---------------------
 
   /**
+   * @internal Used by device types.
    * Start an actor from `module` (its default export is an ActorFactory) with
    * `init` (structured-cloned). Placement follows options.actorPlacement.
    */
@@ -405,6 +456,8 @@ export class Vm {
       ? this.sharedHost
       : await this.startHost(name);
     if (this.options.actorPlacement === 'shared') this.sharedHost = host;
+    // A spawn request to a dead host would wait for its answer forever (with config_lock held, for an ITS).
+    if (host.exited) throw new Error(`actor ${name} cannot start: its actor host (${this.rt.arena.threadName(host.tid)}) exited`);
     const id = this.rt.dir.allocActor(host.host);
     host.actors.push(id);
     const done = new Promise<HostEvent>((resolve) => host.waiters.set(id, resolve));
@@ -439,6 +492,7 @@ export class Vm {
     port1.unref();
     worker.on('error', (e) => this.fault(label, e));
     worker.on('exit', () => {
+      slot.exited = true;
       for (const a of slot.actors) this.rt.dir.setState(a, ACTOR_DEAD);
       for (const [id, w] of slot.waiters) w({ type: 'spawned', id, error: 'actor host exited' });
       this.workerDied(tid, label);
@@ -447,6 +501,7 @@ export class Vm {
   }
 
   /**
+   * @internal Used by device types.
    * A request whose answer is bulk data (a snapshot, a table dump): the actor
    * answers with ctx.sendBulk(args[0], data) and then replies with a result
    * >= 0 (a negative result means no data was sent). Resolves to the result
@@ -468,7 +523,7 @@ export class Vm {
     return { result, data };
   }
 
-  /** Register an MMIO region under kvm.slots_lock (kvm_io_bus_register_dev). 0 or -errno. */
+  /** @internal Used by device types. Register an MMIO region under kvm.slots_lock (kvm_io_bus_register_dev). 0 or -errno. */
   async registerMmio(region: Omit<IoRegion, 'state'>, deferred = false): Promise<number> {
     const slots = this.rt.thread.mutex(this.shared.locks.slots);
     await slots.lockAsync();
@@ -494,6 +549,7 @@ export class Vm {
   }
 
   /**
+   * @internal
    * Device types recover what a dead thread held outside the lock arena (the
    * vGIC's spin words) here; called with the thread's tid after its mutexes.
    */
@@ -519,8 +575,16 @@ export class Vm {
     }
   }
 
-  /** The worker threads of this VM (for fault injection and tests). */
-  workers(): { vcpus: Worker[]; hosts: Worker[] } {
+  /**
+   * The worker threads of this VM, for fault injection: terminating one shows
+   * the owner-death path (its locks recovered, -EOWNERDEAD to the next owner).
+   */
+  workers(): {
+    /** vCPU i's worker at index i. */
+    vcpus: Worker[];
+    /** The actor hosts' workers, in creation order. */
+    hosts: Worker[];
+  } {
     return { vcpus: this.vcpuSlots.map((s) => s.worker), hosts: this.hosts.map((h) => h.worker) };
   }
 
@@ -530,6 +594,7 @@ export class Vm {
    * terminated. Resolves when no worker of the VM is left running.
    */
   destroy(timeoutMs = 5000): Promise<void> {
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) return Promise.reject(new RangeError(`destroy: timeoutMs must be a number >= 0 (got ${String(timeoutMs)})`));
     // Back to the OS scheduler first: a VMM operation waiting for its turn holds `ops` (and a turn
     // holder that never yields would keep it forever); ended, it goes on uncontrolled and lets us in.
     this.rt.sched?.end('done');

@@ -12,6 +12,7 @@
  */
 import { OP_MMIO_WRITE } from '../actors/protocol.js';
 import { createVm, type GicVm } from '../create-vm.js';
+import { Gic } from '../vgic/gic.js';
 import type { GuestSpec } from '../kvm/options.js';
 import {
   KVM_DEV_ARM_ITS_RESTORE_TABLES, KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL,
@@ -22,12 +23,24 @@ import { GICR_CTLR, GICR_PENDBASER, GICR_PROPBASER } from '../uapi/gic-fields.js
 import { errnoName } from '../uapi/errno.js';
 import { GICD_CTLR, REGION_GICD } from '../vgic/dist-actor.js';
 import { C_GICR_CTLR, D_GICD_CTLR } from '../vgic/vgic-state.js';
-import { hex, type ItsRegisterState, type RedistState, type VmSnapshot, SNAPSHOT_VERSION } from './snapshot.js';
+import { checkSnapshot, hex, type ItsRegisterState, type RedistState, type VmSnapshot, SNAPSHOT_VERSION } from './snapshot.js';
 
 /** A failed step: which one, and the errno it returned. */
 export class MigrationError extends Error {
-  constructor(readonly step: string, readonly errno: number) {
+  constructor(
+    /** The step, e.g. 'SAVE_TABLES on ITS 0' or 'write ITS 0 CTLR'. */
+    readonly step: string,
+    /** What it returned (-errno). */
+    readonly errno: number,
+  ) {
     super(`${step} failed: ${errnoName(errno)}`);
+  }
+}
+
+/** Migration works on VMs with a vGIC: TypeError naming the argument otherwise. */
+function checkGicVm(vm: GicVm, name = 'vm'): void {
+  if (vm === null || typeof vm !== 'object' || !((vm as Partial<GicVm>).gic instanceof Gic)) {
+    throw new TypeError(`${name} must be a VM with a vGIC (createVm() without gic: false)`);
   }
 }
 
@@ -39,18 +52,21 @@ function check(step: string, ret: number): void {
 
 /** KVM_DEV_ARM_ITS_SAVE_TABLES on every ITS: the results, in ITS order. */
 export async function saveItsTables(vm: GicVm): Promise<number[]> {
+  checkGicVm(vm);
   const out: number[] = [];
   for (const its of vm.gic.its) out.push(await its.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_SAVE_TABLES));
   return out;
 }
 
 /** KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES on the vgic-v3 device. */
-export function savePendingTables(vm: GicVm): Promise<number> {
+export async function savePendingTables(vm: GicVm): Promise<number> {
+  checkGicVm(vm);
   return vm.gic.v3.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES);
 }
 
 /** GRP_ITS_REGS reads of every register migration carries, per ITS. */
 export async function readItsRegisters(vm: GicVm): Promise<ItsRegisterState[]> {
+  checkGicVm(vm);
   const out: ItsRegisterState[] = [];
   for (const its of vm.gic.its) {
     const get = async (offset: number) => {
@@ -72,6 +88,7 @@ export async function readItsRegisters(vm: GicVm): Promise<ItsRegisterState[]> {
 
 /** Redistributor state (what GRP_REDIST_REGS would read), from the vGIC's shared state. */
 export function readRedistributors(vm: GicVm): RedistState[] {
+  checkGicVm(vm);
   const st = vm.gic.st;
   return Array.from({ length: vm.nrVcpus }, (_, vcpu) => ({
     vcpu, ctlr: Atomics.load(st.i32, st.cpu(vcpu) + C_GICR_CTLR), pendbaser: hex(st.pendbaser(vcpu)),
@@ -80,6 +97,7 @@ export function readRedistributors(vm: GicVm): RedistState[] {
 
 /** Copies of guest RAM, one per memslot. */
 export function readRam(vm: GicVm): Uint8Array[] {
+  checkGicVm(vm);
   return vm.shared.memslots.map((s) => new Uint8Array(s.data).slice());
 }
 
@@ -88,6 +106,7 @@ export function readRam(vm: GicVm): Uint8Array[] {
  * SAVE_PENDING_TABLES, registers, RAM. Throws MigrationError on a failed step.
  */
 export async function saveVm(vm: GicVm): Promise<VmSnapshot> {
+  checkGicVm(vm);
   if (vm.vmState === 'running') check('pause', await vm.pause());
   (await saveItsTables(vm)).forEach((r, i) => check(`SAVE_TABLES on ITS ${i}`, r));
   check('SAVE_PENDING_TABLES', await savePendingTables(vm));
@@ -120,7 +139,8 @@ export async function saveVm(vm: GicVm): Promise<VmSnapshot> {
 // ---- destination -------------------------------------------------------------
 
 /** A VM shaped like the snapshot's (vCPUs, memory, ITS count), ITS bases not yet set, not started. */
-export function createVmForSnapshot(s: VmSnapshot, guest?: GuestSpec | string): Promise<GicVm> {
+export async function createVmForSnapshot(s: VmSnapshot, guest?: GuestSpec | string): Promise<GicVm> {
+  checkSnapshot(s);
   const h = s.header;
   return createVm({
     vcpus: h.vm.vcpus, memory: h.vm.memory, resultWords: h.vm.resultWords,
@@ -129,12 +149,17 @@ export function createVmForSnapshot(s: VmSnapshot, guest?: GuestSpec | string): 
   });
 }
 
+/** Copy the snapshot's RAM into the destination's memslots. */
 export function loadRam(vm: GicVm, s: VmSnapshot): void {
+  checkGicVm(vm);
+  checkSnapshot(s);
   vm.shared.memslots.forEach((slot, i) => new Uint8Array(slot.data).set(s.ram[i]!));
 }
 
 /** Restore each vCPU's results area, so guest counters carry on. */
 export function loadResults(vm: GicVm, s: VmSnapshot): void {
+  checkGicVm(vm);
+  checkSnapshot(s);
   s.header.results.forEach((r, i) => vm.results(i).set(r.slice(0, vm.results(i).length)));
 }
 
@@ -147,6 +172,8 @@ async function distWrite(vm: GicVm, region: number, offset: number, size: number
 
 /** PROPBASER and PENDBASER first (they freeze once LPIs are enabled), then GICR_CTLR, then GICD_CTLR. */
 export async function restoreRedistributors(vm: GicVm, s: VmSnapshot): Promise<void> {
+  checkGicVm(vm);
+  checkSnapshot(s);
   const h = s.header;
   for (const r of h.redists) {
     await distWrite(vm, 1 + r.vcpu, GICR_PROPBASER, 8, BigInt(h.propbaser));
@@ -158,14 +185,26 @@ export async function restoreRedistributors(vm: GicVm, s: VmSnapshot): Promise<v
 
 /** GRP_ADDR for every ITS that had a base. */
 export async function setItsBases(vm: GicVm, s: VmSnapshot): Promise<void> {
+  checkGicVm(vm);
+  checkSnapshot(s);
   for (const r of s.header.its) {
     if (r.base === undefined) continue;
     check(`set ITS ${r.index} base`, await vm.gic.its[r.index]!.setAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, BigInt(r.base)));
   }
 }
 
-/** The documented order: IIDR, CBASER (resets CREADR/CWRITER), CREADR, CWRITER, BASERs; not CTLR. */
-export async function restoreItsRegisters(vm: GicVm, s: VmSnapshot, skip: ('iidr' | 'cbaser' | 'creadr' | 'cwriter' | 'baser')[] = []): Promise<void> {
+/** An ITS register restoreItsRegisters() writes ('baser' stands for all eight GITS_BASER<n>). */
+export type ItsRegisterName = 'iidr' | 'cbaser' | 'creadr' | 'cwriter' | 'baser';
+
+/**
+ * The documented order: IIDR, CBASER (resets CREADR/CWRITER), CREADR, CWRITER, BASERs; not CTLR.
+ * `skip` leaves registers out, to see what a VMM that forgets one gets.
+ */
+export async function restoreItsRegisters(vm: GicVm, s: VmSnapshot, skip: readonly ItsRegisterName[] = []): Promise<void> {
+  checkGicVm(vm);
+  checkSnapshot(s);
+  const names: readonly ItsRegisterName[] = ['iidr', 'cbaser', 'creadr', 'cwriter', 'baser'];
+  if (!Array.isArray(skip) || !skip.every((r) => names.includes(r))) throw new TypeError(`skip must be an array of ${names.join(', ')}`);
   for (const r of s.header.its) {
     const its = vm.gic.its[r.index]!;
     const put = async (name: string, offset: number, v: string) =>
@@ -180,6 +219,7 @@ export async function restoreItsRegisters(vm: GicVm, s: VmSnapshot, skip: ('iidr
 
 /** KVM_DEV_ARM_ITS_RESTORE_TABLES on every ITS: the results, in ITS order. */
 export async function restoreItsTables(vm: GicVm): Promise<number[]> {
+  checkGicVm(vm);
   const out: number[] = [];
   for (const its of vm.gic.its) out.push(await its.setAttr(KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_ITS_RESTORE_TABLES));
   return out;
@@ -187,16 +227,24 @@ export async function restoreItsTables(vm: GicVm): Promise<number[]> {
 
 /** GITS_CTLR last: enabling drains whatever lies between CREADR and CWRITER. */
 export async function restoreItsCtlr(vm: GicVm, s: VmSnapshot): Promise<void> {
+  checkGicVm(vm);
+  checkSnapshot(s);
   for (const r of s.header.its) {
     check(`write ITS ${r.index} CTLR`, await vm.gic.its[r.index]!.setAttr(KVM_DEV_ARM_VGIC_GRP_ITS_REGS, GITS_CTLR, BigInt(r.ctlr)));
   }
 }
 
+/** Options of restoreVm and migrate. */
 export interface RestoreOptions {
-  /** The guest program the destination's vCPUs run (default: the VM default, 'idle'). */
+  /** The guest program the destination's vCPUs run. Default: the VM default, 'idle'. */
   guest?: GuestSpec | string;
-  /** Start the vCPUs at the end (default true). */
+  /** Start the vCPUs at the end. Default true. */
   start?: boolean;
+}
+
+function checkRestoreOptions(o: RestoreOptions): void {
+  if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
+  if (o.start !== undefined && typeof o.start !== 'boolean') throw new TypeError('options.start must be a boolean');
 }
 
 /**
@@ -205,6 +253,8 @@ export interface RestoreOptions {
  * RESTORE_TABLES, GITS_CTLR. Throws MigrationError on a failed step.
  */
 export async function restoreInto(vm: GicVm, s: VmSnapshot): Promise<void> {
+  checkGicVm(vm);
+  checkSnapshot(s);
   loadRam(vm, s);
   loadResults(vm, s);
   await restoreRedistributors(vm, s);
@@ -216,6 +266,8 @@ export async function restoreInto(vm: GicVm, s: VmSnapshot): Promise<void> {
 
 /** The whole destination side. Throws MigrationError on a failed step (the VM is destroyed then). */
 export async function restoreVm(s: VmSnapshot, o: RestoreOptions = {}): Promise<GicVm> {
+  checkSnapshot(s);
+  checkRestoreOptions(o);
   const vm = await createVmForSnapshot(s, o.guest);
   try {
     await restoreInto(vm, s);
@@ -227,7 +279,9 @@ export async function restoreVm(s: VmSnapshot, o: RestoreOptions = {}): Promise<
   }
 }
 
-/** Save `src` and restore into a new VM in this process. */
+/** Save `src` (pausing it) and restore into a new VM in this process; `src` stays paused, for comparison. */
 export async function migrate(src: GicVm, o: RestoreOptions = {}): Promise<GicVm> {
+  checkGicVm(src, 'src');
+  checkRestoreOptions(o);
   return restoreVm(await saveVm(src), o);
 }

@@ -20,19 +20,26 @@
 const S_INTID = 0, S_ACCEPTED = 1, S_LAST_BEFORE = 2, S_BASE = 3, S_REPORTED = 4, SLOT_WORDS = 5;
 const NONE = -1;
 
-/** What the ledger reads of a VM: the model's per-LPI counters (Gic.vgic has both). */
+/** What the ledger reads of a VM: the model's per-LPI counters (`vm.gic.vgic` is one). */
 export interface LpiDeliveryProbe {
   /** Deliveries (acknowledges) of `intid` so far on this VM. */
   delivered(intid: number): number;
   /** Deliveries and the pending latch, read together (under the LPI's irq_lock). */
-  deliveryState(intid: number): { delivered: number; pending: boolean };
+  deliveryState(intid: number): {
+    /** Deliveries so far. */
+    delivered: number;
+    /** The pending latch is set. */
+    pending: boolean;
+  };
 }
 
 /** What an injector needs: KVM_SIGNAL_MSI (MsiInjector or anything with the same call). */
 export interface MsiSignaller<M> {
+  /** KVM_SIGNAL_MSI: 1 accepted, 0 blocked, -errno. */
   signalMsi(msi: M): number;
 }
 
+/** What a conservation check counted. */
 export interface ConservationReport {
   /** LPIs tracked. */
   lpis: number;
@@ -54,11 +61,18 @@ export interface ConservationReport {
   phantomLpis: number[];
 }
 
+/**
+ * The books of interrupt conservation over a set of tracked LPIs, shared by
+ * every thread that signals them (see the module comment).
+ */
 export class ConservationLedger {
   private readonly slots: Int32Array;
   private readonly slotOf = new Map<number, number>();
 
-  private constructor(readonly buffer: SharedArrayBuffer) {
+  private constructor(
+    /** The ledger's shared memory: pass it to attach() on another thread. */
+    readonly buffer: SharedArrayBuffer,
+  ) {
     this.slots = new Int32Array(buffer);
     for (let k = 0; k < this.size; k++) this.slotOf.set(this.slots[k * SLOT_WORDS + S_INTID]!, k);
   }
@@ -80,14 +94,17 @@ export class ConservationLedger {
     return new ConservationLedger(buffer);
   }
 
+  /** Tracked LPIs. */
   get size(): number {
     return this.slots.length / SLOT_WORDS;
   }
 
+  /** The tracked INTIDs. */
   get intids(): number[] {
     return [...this.slotOf.keys()];
   }
 
+  /** Whether `intid` is tracked. */
   tracks(intid: number): boolean {
     return this.slotOf.has(intid);
   }
@@ -130,7 +147,10 @@ export class ConservationLedger {
    * is counted once per accepted MSI: checking again before another one is
    * accepted does not count it again (see `lostSinceLastCheck`).
    */
-  check(probe: LpiDeliveryProbe): ConservationReport & { lostSinceLastCheck: number } {
+  check(probe: LpiDeliveryProbe): ConservationReport & {
+    /** Lost LPIs not reported by an earlier check (for per-interval counts). */
+    lostSinceLastCheck: number;
+  } {
     const r: ConservationReport & { lostSinceLastCheck: number } = {
       lpis: this.size, accepted: 0, delivered: 0, pending: 0, coalesced: 0, lost: 0, phantom: 0,
       lostLpis: [], phantomLpis: [], lostSinceLastCheck: 0,

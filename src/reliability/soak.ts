@@ -27,6 +27,7 @@ import { bootChurnVm, churnPlan, churnRounds, restoreChurnVm, saveRestoreInPlace
 import { startLedgerStorm, type LedgerStorm } from './storm.js';
 import { D_ACKED } from '../vgic/vgic-state.js';
 
+/** Options of runSoak; every field optional. */
 export interface SoakOptions {
   /** Length of the run in seconds. Default 60. */
   seconds?: number;
@@ -56,6 +57,7 @@ export interface SoakOptions {
 
 /** The figures of one interval (counts are for the interval, memory at its end). */
 export interface SoakRow {
+  /** 1, 2, ... */
   interval: number;
   /** Seconds since the start, at the end of the interval. */
   atSeconds: number;
@@ -69,30 +71,52 @@ export interface SoakRow {
   saves: number;
   /** SAVE_TABLES attempts while running, and how many were -EBUSY. */
   saveAttempts: number;
+  /** Of saveAttempts, those that returned -EBUSY (all of them, if the vCPUs hold their vcpu.mutex as they must). */
   ebusy: number;
+  /** Pause/resume cycles under the storm. */
   pauses: number;
+  /** Migrations to a new VM. */
   migrations: number;
   /** Lost and phantom LPIs found by the conservation checks of this interval. */
   lost: number;
+  /** Deliveries with no accepted MSI behind them. */
   phantom: number;
   /** New lock-order validator findings. */
   findings: number;
   /** New VM faults (worker deaths, guest errors). */
   faults: number;
+  /** Resident set size after a full GC. */
   rssMiB: number;
+  /** V8 heap in use after a full GC. */
   heapMiB: number;
 }
 
+/** What a soak run measured. */
 export interface SoakResult {
+  /** The options the run used, defaults filled in. */
   options: Required<Omit<SoakOptions, 'onRow' | 'onProgress' | 'signal'>>;
+  /** One per interval, the last one partial. */
   rows: SoakRow[];
+  /** The rows added up. */
   totals: Omit<SoakRow, 'interval' | 'atSeconds' | 'rssMiB' | 'heapMiB'>;
   /** The last exact conservation check (storm stopped). */
   conservation: ConservationReport;
   /** RSS of the first and last rows, and whether it stayed flat (growth under max(64 MiB, 25%)). */
-  memory: { firstMiB: number; lastMiB: number; growthMiB: number; flat: boolean; gc: boolean };
+  memory: {
+    /** RSS of the first row. */
+    firstMiB: number;
+    /** RSS of the last row. */
+    lastMiB: number;
+    /** lastMiB - firstMiB. */
+    growthMiB: number;
+    /** Growth under max(64 MiB, 25% of the first). */
+    flat: boolean;
+    /** A full GC ran before each sample. */
+    gc: boolean;
+  };
   /** Something that stopped the run or went wrong besides the counted figures (a failed step, a guest error). */
   errors: string[];
+  /** Nothing lost, phantom, found or faulted; every SAVE while running -EBUSY; memory flat; no error. */
   ok: boolean;
 }
 

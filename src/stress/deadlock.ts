@@ -9,6 +9,7 @@
 import type { ActorDirectory } from '../actors/directory.js';
 import { T_WAIT_ACTOR, T_WAIT_LOCK, THREAD_ALIVE, type LockArena } from '../sync/arena.js';
 
+/** @internal One blocked thread's wait. */
 export interface WaitEdge {
   /** The waiting thread. */
   tid: number;
@@ -18,15 +19,21 @@ export interface WaitEdge {
   what: string;
 }
 
+/** One thread of a deadlock. */
 export interface DeadlockThread {
+  /** Its id in the VM. */
   tid: number;
+  /** 'vCPU 0', 'ITS 0', 'VMM', ... */
   name: string;
+  /** The lock (class#instance) or actor reply it is blocked on. */
   waitsFor: string;
   /** Locks it holds (class#instance), in index order. */
   holds: string[];
 }
 
+/** A cycle of waits: each thread waits for something the next one holds (or is serving). */
 export interface Deadlock {
+  /** The threads of the cycle, in cycle order. */
   threads: DeadlockThread[];
 }
 

@@ -11,6 +11,7 @@
 import { ScheduleEnded } from '../sync/schedule.js';
 import { createVm, type CreateVmOptions, type GicVm } from '../create-vm.js';
 import type { FindingKind } from '../sync/validator.js';
+import { resolveLockProtocol, type LockProtocol } from '../vgic/lock-protocol.js';
 import { seededRandom } from './random.js';
 import type {
   EndedBy, Scenario, ScenarioContext, ScenarioObservation, ScenarioOptions, ScenarioOutcome, ScheduleOptions, ScheduleStrategy,
@@ -33,19 +34,35 @@ const ABORT_GRACE_MS = 2000;
 /** vm.destroy() grace: deadlocked workers never exit on their own, they are terminated after this. */
 const DESTROY_GRACE_MS = 500;
 
-/** What a caller may set; everything else comes from the scenario's defaults, then RUN_DEFAULTS. */
+/** What a caller of runScenario may set; unset fields come from the scenario's defaults, then the defaults stated here. */
 export interface RunOptions {
+  /** vCPUs per VM, 1..64. Default 2 (or the scenario's). */
   vcpus?: number;
+  /** ITSs per VM, 1..16. Default 1 (or the scenario's). */
   its?: number;
+  /** Length of the timed part of soak-like scenarios, 0.001..86400 s. Default 1 (or the scenario's). */
   seconds?: number;
+  /** Schedule: strategy 'free' (default), 'random' or 'pct'; seed (default 1); pctDepth (default 3); stepBudget (default 200000). */
   schedule?: Partial<ScheduleOptions>;
+  /** Run the lock-order validator on every VM. Default true. */
   validator?: boolean;
+  /** End the run at the first validator finding the scenario does not expect. Default false. */
   stopAtFirst?: boolean;
+  /** A run with no progress for this long (>= 10 ms) is reported as a stall and ended. Default 5000. */
   stallMs?: number;
+  /** Record a timeline of every VM. Default false. */
   timeline?: boolean;
+  /**
+   * Run the scenario under this lock protocol instead of its own: a built-in
+   * name or a LockProtocol (validated; TypeError naming `lockProtocol`).
+   * Scenarios that are fixed tests of one protocol refuse it (RangeError).
+   */
+  lockProtocol?: 'upstream' | 'v7-2017' | LockProtocol;
+  /** Progress callback: fraction in 0..1 and a label. Default none. */
   onProgress?: (fraction: number, label: string) => void;
 }
 
+/** Callbacks into a run. */
 export interface RunHooks {
   /** Called with every VM of the run once the scenario ended, before they are destroyed. */
   beforeDestroy?(vms: GicVm[]): void | Promise<void>;
@@ -53,34 +70,50 @@ export interface RunHooks {
 
 /** Resolve and validate run options against a scenario (RangeError/TypeError naming the option). */
 export function resolveRunOptions(scenario: Scenario, o: RunOptions = {}): ScenarioOptions {
+  if (scenario === null || typeof scenario !== 'object' || typeof scenario.run !== 'function' || !Array.isArray(scenario.schedules)) {
+    throw new TypeError('scenario must be a Scenario (from SCENARIOS or findScenario)');
+  }
+  if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   const d = scenario.defaults ?? {};
   const int = (name: string, v: number, min: number, max: number) => {
-    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name} must be an integer in ${min}..${max} (got ${v})`);
+    if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`options.${name} must be an integer in ${min}..${max} (got ${v})`);
     return v;
   };
+  const bool = (name: 'validator' | 'stopAtFirst' | 'timeline'): boolean => {
+    const v = o[name] ?? RUN_DEFAULTS[name];
+    if (typeof v !== 'boolean') throw new TypeError(`options.${name} must be a boolean`);
+    return v;
+  };
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('options.onProgress must be a function');
+  if (o.schedule !== undefined && (o.schedule === null || typeof o.schedule !== 'object')) throw new TypeError('options.schedule must be an object');
   const seconds = o.seconds ?? d.seconds ?? RUN_DEFAULTS.seconds;
-  if (!(typeof seconds === 'number' && seconds >= 0.001 && seconds <= 86_400)) throw new RangeError(`seconds must be in 0.001..86400 (got ${seconds})`);
+  if (!(typeof seconds === 'number' && seconds >= 0.001 && seconds <= 86_400)) throw new RangeError(`options.seconds must be in 0.001..86400 (got ${seconds})`);
   const strategy: ScheduleStrategy = o.schedule?.strategy ?? 'free';
-  if (!['free', 'random', 'pct'].includes(strategy)) throw new RangeError(`schedule must be free, random or pct (got ${strategy})`);
+  if (!['free', 'random', 'pct'].includes(strategy)) throw new RangeError(`options.schedule.strategy must be free, random or pct (got ${strategy})`);
   if (!scenario.schedules.includes(strategy)) {
     throw new RangeError(`scenario ${scenario.name} cannot run under schedule '${strategy}' (it supports ${scenario.schedules.join(', ')})`);
   }
+  if (o.lockProtocol !== undefined && scenario.takesLockProtocol === false) {
+    throw new RangeError(`scenario ${scenario.name} is a fixed test of one lock protocol and takes no lockProtocol`);
+  }
+  const lockProtocol = o.lockProtocol === undefined ? undefined : resolveLockProtocol(o.lockProtocol, 'lockProtocol');
   const stallMs = o.stallMs ?? RUN_DEFAULTS.stallMs;
-  if (!(typeof stallMs === 'number' && stallMs >= 10)) throw new RangeError(`stallMs must be a number >= 10 (got ${stallMs})`);
+  if (!(typeof stallMs === 'number' && stallMs >= 10)) throw new RangeError(`options.stallMs must be a number >= 10 (got ${stallMs})`);
   return {
     vcpus: int('vcpus', o.vcpus ?? d.vcpus ?? RUN_DEFAULTS.vcpus, 1, 64),
     its: int('its', o.its ?? d.its ?? RUN_DEFAULTS.its, 1, 16),
     seconds,
     schedule: {
       strategy,
-      seed: int('seed', o.schedule?.seed ?? 1, 0, 0xffff_ffff),
-      pctDepth: int('pctDepth', o.schedule?.pctDepth ?? DEFAULT_PCT_DEPTH, 1, 64),
-      stepBudget: int('stepBudget', o.schedule?.stepBudget ?? DEFAULT_STEP_BUDGET, 1, 1e9),
+      seed: int('schedule.seed', o.schedule?.seed ?? 1, 0, 0xffff_ffff),
+      pctDepth: int('schedule.pctDepth', o.schedule?.pctDepth ?? DEFAULT_PCT_DEPTH, 1, 64),
+      stepBudget: int('schedule.stepBudget', o.schedule?.stepBudget ?? DEFAULT_STEP_BUDGET, 1, 1e9),
     },
-    validator: o.validator ?? RUN_DEFAULTS.validator,
-    stopAtFirst: o.stopAtFirst ?? RUN_DEFAULTS.stopAtFirst,
+    validator: bool('validator'),
+    stopAtFirst: bool('stopAtFirst'),
     stallMs,
-    timeline: o.timeline ?? RUN_DEFAULTS.timeline,
+    timeline: bool('timeline'),
+    ...(lockProtocol ? { lockProtocol } : {}),
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
   };
 }
@@ -96,15 +129,26 @@ export function tokenFor(scenario: string, o: ScenarioOptions, traceHash?: strin
 }
 
 
+/**
+ * Run `scenario` once against real VMs and judge it: the watchdog ends the
+ * run on a deadlock, a stall or (with stopAtFirst) an unexpected finding;
+ * every VM is destroyed before this resolves, whatever happened. Resolves to
+ * a JSON-safe outcome with a replay token. Rejects (TypeError/RangeError
+ * naming the option) only for invalid options.
+ */
 export async function runScenario(scenario: Scenario, options: RunOptions = {}, hooks: RunHooks = {}): Promise<ScenarioOutcome> {
   const o = resolveRunOptions(scenario, options);
   const controller = new AbortController();
-  const expectedFindings: readonly FindingKind[] = scenario.expects?.findings ?? [];
+  // A tried protocol is judged by one rule: the scenario's own checks, and nothing found.
+  const expects = o.lockProtocol !== undefined ? {} : scenario.expects ?? {};
+  const expectedFindings: readonly FindingKind[] = expects.findings ?? [];
   const dog = new Watchdog({ stallMs: o.stallMs, stopAtFirst: o.stopAtFirst, expectedFindings, onEnd: (r) => controller.abort(r) });
   const vms: GicVm[] = [];
   const ctx: ScenarioContext = {
     async createVm(vmOptions: CreateVmOptions) {
       const opts: CreateVmOptions = { ...vmOptions };
+      // Every VM of the run, migration destinations included; createVm gives the validator the protocol's hierarchy.
+      if (o.lockProtocol !== undefined && opts.gic !== false) opts.gic = { ...opts.gic, lockProtocol: o.lockProtocol };
       if (o.validator && opts.validator === undefined) opts.validator = true;
       const s = o.schedule;
       if (s.strategy !== 'free') {
@@ -176,7 +220,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}, 
   const unexpected: string[] = [];
   const kinds = [...new Set(allFindings.map((f) => f.kind).filter((k) => !expectedFindings.includes(k)))];
   if (kinds.length > 0) unexpected.push(`${kinds.join(', ')} finding${kinds.length > 1 ? 's' : ''}`);
-  if (deadlocks.length > 0 && scenario.expects?.deadlock !== true) unexpected.push('deadlock');
+  if (deadlocks.length > 0 && expects.deadlock !== true) unexpected.push('deadlock');
   if (stall !== null) unexpected.push(`stall (no progress for ${stall.afterMs} ms)`);
   if (endedBy === 'timeout') unexpected.push('hard time limit reached');
   if (endedBy === 'budget') unexpected.push('the controlled schedule used its step budget');
@@ -185,7 +229,7 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}, 
   return {
     scenario: scenario.name,
     title: scenario.title,
-    expected: scenario.expect,
+    expected: o.lockProtocol !== undefined ? `lock protocol '${o.lockProtocol.name}': ${scenario.expectWithProtocol ?? scenario.expect}` : scenario.expect,
     observed: unexpected.length > 0 ? `${obs.observed}; unexpected: ${unexpected.join(', ')}` : obs.observed,
     ok,
     verdict: ok ? 'pass' : 'fail',
@@ -200,5 +244,6 @@ export async function runScenario(scenario: Scenario, options: RunOptions = {}, 
     ...(traceHash !== undefined ? { traceHash } : obs.traceHash !== undefined ? { traceHash: obs.traceHash } : {}),
     ...(decisions !== undefined ? { decisions } : obs.decisions !== undefined ? { decisions: obs.decisions } : {}),
     ...(sched !== undefined ? { scheduleEnd: sched.end } : {}),
+    ...(o.lockProtocol !== undefined ? { lockProtocol: o.lockProtocol.name } : {}),
   };
 }

@@ -15,7 +15,7 @@ import {
 import { EBUSY, errnoName } from '../uapi/errno.js';
 import { ABORTED, untilAborted } from './abortable.js';
 import { pick } from './random.js';
-import type { ScenarioContext, ScenarioOptions } from './scenario.js';
+import type { ScenarioContext, ScenarioObservation, ScenarioOptions, WatchReport } from './scenario.js';
 import { bootTrafficVm, guestError, rounds, trafficMsi, waitRounds, type TrafficGic } from './traffic.js';
 
 /** Attempts (SAVE/RESTORE/MSI) per second of run length under a controlled schedule. */
@@ -154,4 +154,11 @@ export function describeSaves(r: SaveUnderTrafficResult): string {
   if (r.msis > 0) parts.push(`${r.msisDelivered}/${r.msis} MSIs delivered`);
   if (r.error !== undefined) parts.push(`error: ${r.error}`);
   return parts.join('; ');
+}
+
+/** What a clean lock protocol gives under this run (c's verdict, and b1's with a tried protocol): nothing found, -EBUSY while running, saves 0 when paused. */
+export function judgeClean(r: SaveUnderTrafficResult, w: WatchReport): ScenarioObservation {
+  const ok = w.findings.length === 0 && w.deadlocks.length === 0 && r.error === undefined && !r.stopped
+    && r.attempts > 0 && r.ebusy === r.attempts && r.pausedSaves > 0 && r.pausedSavesOk === r.pausedSaves;
+  return { ok, observed: `${describeSaves(r)}; ${w.findings.length} findings`, figures: saveFigures(r) };
 }

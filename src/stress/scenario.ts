@@ -8,11 +8,14 @@ import type { Finding, FindingKind } from '../sync/validator.js';
 import type { Deadlock } from './deadlock.js';
 import type { ScheduleEnd } from '../sync/schedule.js';
 import type { CreateVmOptions, GicVm } from '../create-vm.js';
+import type { LockProtocol } from '../vgic/lock-protocol.js';
 
 /** 'free': the OS schedules the threads; 'random'/'pct': one thread at a time, chosen by a seeded scheduler. */
 export type ScheduleStrategy = 'free' | 'random' | 'pct';
 
+/** How a stress run's threads are scheduled. */
 export interface ScheduleOptions {
+  /** 'free' (the OS), or one thread at a time chosen by 'random' or 'pct'. */
   strategy: ScheduleStrategy;
   /** Seed of the scheduler's choices (and of the scenario's own randomness). */
   seed: number;
@@ -22,6 +25,7 @@ export interface ScheduleOptions {
   stepBudget?: number;
 }
 
+/** A run's options as a scenario sees them: every default filled in (see RunOptions for what callers set). */
 export interface ScenarioOptions {
   /** vCPUs per VM. */
   vcpus: number;
@@ -29,6 +33,7 @@ export interface ScenarioOptions {
   its: number;
   /** Wall-clock length of the timed part of soak-like scenarios. */
   seconds: number;
+  /** The run's schedule and seed. */
   schedule: ScheduleOptions;
   /** Run the lock-order validator (on by default in stress runs). */
   validator: boolean;
@@ -38,14 +43,33 @@ export interface ScenarioOptions {
   stallMs: number;
   /** Record a timeline (Chrome Trace Event format) of the run. */
   timeline: boolean;
+  /**
+   * A lock protocol to try (a user's, or a built-in one by name before
+   * resolution): every VM of the run uses it in place of the protocol the
+   * scenario would choose, the validator checks its hierarchy, and the
+   * verdict expects a clean run (see Scenario.takesLockProtocol). Unset: the
+   * scenario's own protocol and expectation.
+   */
+  lockProtocol?: LockProtocol;
   /** Progress callback for a progress bar: fraction in 0..1 and a label. */
   onProgress?: (fraction: number, label: string) => void;
 }
 
 /** A run with no progress for `stallMs`: what each live thread was doing. */
 export interface Stall {
+  /** How long nothing moved. */
   afterMs: number;
-  threads: { tid: number; name: string; waitsFor: string; holds: string[] }[];
+  /** Every live thread of the run's VMs. */
+  threads: {
+    /** The thread's id in its VM. */
+    tid: number;
+    /** 'vCPU 0', 'ITS 0', 'VMM', ... */
+    name: string;
+    /** A lock, an actor's reply, or 'nothing'. */
+    waitsFor: string;
+    /** Locks it holds (class#instance). */
+    holds: string[];
+  }[];
 }
 
 /** What a scenario observed; the runner adds the verdict. */
@@ -57,42 +81,66 @@ export interface ScenarioObservation {
   ok: boolean;
   /** Numbers worth printing and aggregating (msis, lost, ebusy, saves, ...). */
   figures: Record<string, number>;
+  /** Validator findings the scenario collected itself (the runner adds every VM's). */
   findings?: Finding[];
+  /** Deadlocks the scenario detected itself (the runner adds the watchdog's). */
   deadlocks?: Deadlock[];
+  /** A stall the scenario detected itself. */
   stall?: Stall | null;
-  /** Controlled schedules: the run's trace hash and decision count. */
+  /** Controlled schedules: the run's trace hash. */
   traceHash?: string;
+  /** Controlled schedules: scheduling decisions taken. */
   decisions?: number;
 }
 
+/** A run's verdict: the scenario's expectation held and nothing undeclared happened ('pass'), or not. */
 export type Verdict = 'pass' | 'fail';
 
 /** Why the run ended: the scenario returned, or the watchdog ended it (or the scenario threw). */
 /** 'budget': a controlled schedule used its step budget. */
 export type EndedBy = 'scenario' | 'deadlock' | 'stall' | 'finding' | 'timeout' | 'budget' | 'error';
 
+/** What runScenario returns: the observation, the verdict, and how to replay the run. JSON-safe. */
 export interface ScenarioOutcome extends ScenarioObservation {
+  /** Every validator finding of the run's VMs. */
   findings: Finding[];
+  /** Every confirmed deadlock. */
   deadlocks: Deadlock[];
+  /** The stall that ended the run, or null. */
   stall: Stall | null;
+  /** The scenario's name. */
   scenario: string;
+  /** Its title. */
   title: string;
+  /** The expected verdict in words. */
   expected: string;
+  /** 'pass' or 'fail'. */
   verdict: Verdict;
   /** Reproduces this run: `vgic-lab replay <token>`. */
   token: string;
+  /** The options the run used, defaults filled in. */
   options: Omit<ScenarioOptions, 'onProgress'>;
+  /** Wall time of the run. */
   durationMs: number;
+  /** What ended the run. */
   endedBy: EndedBy;
   /** Controlled schedules: how the schedule ended ('running' when the scenario ended first). */
   scheduleEnd?: ScheduleEnd;
+  /** The name of the lock protocol the run tried (options.lockProtocol), if one was given. */
+  lockProtocol?: string;
 }
 
+/**
+ * A stress scenario: a named run against real VMs with an expected verdict.
+ * The built-in ones are in {@link SCENARIOS}; a scenario of your own is an
+ * object of this shape passed to runScenario.
+ */
 export interface Scenario {
   /** CLI name, e.g. 'save-busy'. */
   name: string;
   /** The issue's letter, for the summary ('a'..'f'). */
   letter: string;
+  /** One line: what the scenario does. */
   title: string;
   /** The expected verdict in one line. */
   expect: string;
@@ -106,7 +154,23 @@ export interface Scenario {
    * (a finding of another kind, a deadlock, any stall) fails the verdict.
    * Default: nothing, i.e. a clean run is expected.
    */
-  expects?: { findings?: readonly FindingKind[]; deadlock?: boolean };
+  expects?: {
+    /** Finding kinds the scenario expects (and judges) itself. */
+    findings?: readonly FindingKind[];
+    /** The scenario expects (and judges) a deadlock itself. */
+    deadlock?: boolean;
+  };
+  /**
+   * Whether the scenario runs a given lock protocol (options.lockProtocol).
+   * Default true: every VM it creates uses that protocol, `expects` is
+   * ignored and the run passes iff the scenario's own checks hold and there
+   * is no validator finding, no deadlock and no stall. false: the scenario is
+   * a fixed test of one protocol (b2) and refuses one (RangeError).
+   */
+  takesLockProtocol?: boolean;
+  /** The expected verdict in one line when options.lockProtocol is given. Default: `expect`. */
+  expectWithProtocol?: string;
+  /** Run once with `options`, creating VMs through `ctx`; resolve to what was observed. Honour `ctx.signal`. */
   run(options: ScenarioOptions, ctx: ScenarioContext): Promise<ScenarioObservation>;
 }
 
@@ -116,6 +180,7 @@ export interface Scenario {
  * destroyed at the end; when the watchdog ends the run, `signal` aborts.
  */
 export interface ScenarioContext {
+  /** createVm, plus the run's validator, schedule and timeline options (and options.lockProtocol, if given, in place of the one asked for); the VM is watched and destroyed by the runner. */
   createVm(options: CreateVmOptions): Promise<GicVm>;
   /** Aborted when the watchdog ends the run (deadlock, stall, stop-at-first). */
   signal: AbortSignal;
@@ -127,9 +192,13 @@ export interface ScenarioContext {
   watch(): WatchReport;
 }
 
+/** What the watchdog has seen so far in a run. */
 export interface WatchReport {
+  /** Validator findings of every VM. */
   findings: Finding[];
+  /** Confirmed deadlocks. */
   deadlocks: Deadlock[];
+  /** A stall, or null. */
   stall: Stall | null;
   /** Set once the watchdog ended the run (then ctx.signal is aborted). */
   endedBy: Exclude<EndedBy, 'scenario' | 'error'> | null;

@@ -15,12 +15,27 @@ export const TOKEN_VERSION = 'v1';
 export const DEFAULT_PCT_DEPTH = 3;
 export const DEFAULT_STEP_BUDGET = 200_000;
 
+/** What a replay token encodes: everything needed to run the same scenario run again. */
 export interface ReplaySpec {
+  /** The scenario's name. */
   scenario: string;
+  /** vCPUs per VM. */
   vcpus: number;
+  /** ITSs per VM. */
   its: number;
+  /** Length of the timed part, in seconds. */
   seconds: number;
-  schedule: { strategy: ScheduleStrategy; seed: number; pctDepth: number; stepBudget: number };
+  /** The schedule: strategy, seed, PCT depth and step budget. */
+  schedule: {
+    /** 'free', 'random' or 'pct'. */
+    strategy: ScheduleStrategy;
+    /** The run's seed. */
+    seed: number;
+    /** PCT's depth. */
+    pctDepth: number;
+    /** Decisions before the run ends as 'budget'. */
+    stepBudget: number;
+  };
   /** The trace hash of the run the token came from (controlled schedules). */
   traceHash?: string;
 }

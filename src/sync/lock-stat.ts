@@ -7,17 +7,25 @@ import {
   LockArena, S_ACQ, S_CONTENDED, S_HOLD_MAX, S_HOLD_TOTAL, S_TRYLOCK_FAIL, S_WAIT_MAX, S_WAIT_TOTAL,
 } from './arena.js';
 
+/** lock_stat for one lock class, summed over its instances (`vm.lockStats()`). Times are 0 unless lockStat is 'full'. */
 export interface LockClassStats {
+  /** The class, e.g. 'vcpu.mutex'. */
   className: string;
   /** Number of lock instances of this class. */
   instances: number;
+  /** Successful lock() and tryLock() calls. */
   acquisitions: number;
   /** Acquisitions that found the lock held and had to spin or sleep. */
   contentions: number;
+  /** tryLock() calls that found the lock held. */
   trylockFailures: number;
+  /** Time spent waiting to acquire, in all. */
   waitTotalNs: number;
+  /** The longest single wait. */
   waitMaxNs: number;
+  /** Time held, in all. */
   holdTotalNs: number;
+  /** The longest single hold. */
   holdMaxNs: number;
 }
 

@@ -42,6 +42,7 @@ export const OPERATIONS = [
   'ITS GRP_CTRL',
 ] as const;
 
+/** An operation name, as findings and edges report it (`Finding.operation`). */
 export type OperationName = (typeof OPERATIONS)[number];
 
 export const OPN_NONE = 0, OPN_KVM_RUN = 1, OPN_MMIO_READ = 2, OPN_MMIO_WRITE = 3, OPN_GITS_CTLR_READ = 4,

@@ -27,16 +27,20 @@
  */
 import { alignedSharedBuffer } from './shared-buffer.js';
 
+/** 'random': a uniformly random enabled thread at every point; 'pct': probabilistic concurrency testing (priorities, d - 1 change points). */
 export type ScheduleStrategyName = 'random' | 'pct';
 
+/** A controlled schedule (`createVm({ schedule })`): one thread runs at a time, chosen by a seeded strategy. */
 export interface ScheduleConfig {
+  /** 'random' or 'pct'. */
   strategy: ScheduleStrategyName;
+  /** The seed, 0..2^32-1: same seed, same interleaving. */
   seed: number;
-  /** PCT depth d. Default 3. */
+  /** PCT depth d, 1..9. Default 3. */
   pctDepth?: number;
-  /** Decisions before the run ends as 'budget'. Default 200000. */
+  /** Decisions before the run ends as 'budget', >= 1. Default 200000. */
   stepBudget?: number;
-  /** Steps over which PCT spreads its change points. Default min(stepBudget, 5000). */
+  /** Steps over which PCT spreads its change points, >= 1. Default min(stepBudget, 5000). */
   pctHorizon?: number;
 }
 
@@ -51,6 +55,7 @@ export function pointId(p: PointName): number {
   return POINT_ID.get(p)!;
 }
 
+/** How a schedule ended: still 'running', 'done' (destroyed), 'deadlock' (no thread enabled), 'budget' (step budget used) or 'stall'. */
 export type ScheduleEnd = 'running' | 'done' | 'deadlock' | 'budget' | 'stall';
 const END_NAMES: ScheduleEnd[] = ['running', 'done', 'deadlock', 'budget', 'stall'];
 const END_DONE = 1, END_DEADLOCK = 2, END_BUDGET = 3, END_STALL = 4;
@@ -89,28 +94,45 @@ const TRACE_WORDS = 4;
 
 const STRATEGY_IDS: Record<ScheduleStrategyName, number> = { random: 1, pct: 2 };
 
+/** One scheduling decision. */
 export interface ScheduleDecision {
+  /** Its number, from 0. */
   step: number;
   /** The thread that reached the point, the point, its argument (lock index, actor, op). */
   thread: string;
+  /** The scheduling point ('lock', 'send', 'wfi', ...). */
   point: PointName;
+  /** The point's argument (lock index, actor, op). */
   arg: number;
   /** The thread chosen to run next. */
   next: string;
 }
 
+/** A controlled schedule's state (`vm.schedule()`). */
 export interface ScheduleSummary {
+  /** The strategy. */
   strategy: ScheduleStrategyName;
+  /** The seed. */
   seed: number;
+  /** How it ended, or 'running'. */
   end: ScheduleEnd;
+  /** Decisions taken so far. */
   decisions: number;
   /** FNV-1a over every decision (thread key, point, argument, choice): equal hashes, equal interleavings. */
   traceHash: string;
+  /** Virtual time elapsed (timeouts run on it). */
   virtualMs: number;
   /** Threads that joined without being pre-registered (their timing is not reproducible). */
   lateJoins: number;
   /** For 'deadlock' and 'stall': every thread's state and what it waited for. */
-  threads: { name: string; state: string; waitsFor: string }[];
+  threads: {
+    /** 'vCPU 0', 'ITS 0', 'VMM', ... */
+    name: string;
+    /** Its scheduler state (running, enabled, blocked, ...). */
+    state: string;
+    /** What it waited for, if blocked. */
+    waitsFor: string;
+  }[];
 }
 
 /** xorshift32: tiny, seedable, the same in every thread. */
@@ -134,7 +156,10 @@ export type BufferRegistry = readonly SharedArrayBuffer[];
 
 /** Thrown on the VMM thread when the schedule ended under it (deadlock, budget, stall). */
 export class ScheduleEnded extends Error {
-  constructor(readonly end: ScheduleEnd) {
+  constructor(
+    /** How the schedule ended. */
+    readonly end: ScheduleEnd,
+  ) {
     super(`controlled schedule ended: ${end}`);
   }
 }

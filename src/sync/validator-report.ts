@@ -86,7 +86,10 @@ export function findingKey(f: Finding): string {
 /** What validatorReport returns: plain data (JSON.stringify / parse round-trip it unchanged). */
 export interface ValidatorReport {
   /** Every finding recorded, each with its findingKey. */
-  findings: (Finding & { key: string })[];
+  findings: (Finding & {
+    /** findingKey(finding). */
+    key: string;
+  })[];
   /** Findings not recorded (capacity, or after the first with stopAtFirst). */
   overflow: number;
   /** stopAtFirst raised its flag. */
@@ -94,7 +97,12 @@ export interface ValidatorReport {
   /** Every edge of the dependency graph with its provenance. */
   edges: EdgeProvenance[];
   /** The declared order the findings were checked against. */
-  hierarchy: { name: HierarchyName; order: string[] };
+  hierarchy: {
+    /** Its name. */
+    name: HierarchyName;
+    /** The classes, outermost first. */
+    order: string[];
+  };
 }
 
 /** The validator's state as a JSON-safe object. */

@@ -63,22 +63,35 @@ const EDGE_WORDS = 7; // from class, to class, tid, acting tid, from lock, to lo
 export const MAX_CYCLE_EDGES = 8;
 const FINDING_WORDS = F_EDGES + MAX_CYCLE_EDGES * EDGE_WORDS;
 
+/**
+ * 'inversion': a cycle in the lock dependency graph (a possible deadlock);
+ * 'hierarchy': a lock taken against the declared order; 'recursive': a class
+ * nested in itself without annotation; 'unlock-unheld': a lock released that
+ * its thread does not hold.
+ */
 export type FindingKind = 'inversion' | 'hierarchy' | 'recursive' | 'unlock-unheld';
 const KINDS: FindingKind[] = ['inversion', 'hierarchy', 'recursive', 'unlock-unheld'];
 const K_INVERSION = 1, K_HIERARCHY = 2, K_RECURSIVE = 3, K_UNLOCK_UNHELD = 4;
 
-const HIERARCHY_NAMES = ['none', 'upstream', '2017', 'custom'] as const;
-export type HierarchyName = (typeof HIERARCHY_NAMES)[number];
+/** Which declared order a validator checks: none, today's, the 2017 patch's, or a list of your own. */
+export type HierarchyName = 'none' | 'upstream' | '2017' | 'custom';
+const HIERARCHY_NAMES: readonly HierarchyName[] = ['none', 'upstream', '2017', 'custom'];
 
 /** A same-class nesting annotation: a class, optionally only while a lock of class `under` is held. */
-export type Nestable = string | { class: string; under?: string };
+export type Nestable = string | {
+  /** The class that may nest in itself. */
+  class: string;
+  /** Only while a lock of this class is held (lockdep's nest_lock). */
+  under?: string;
+};
 
+/** The lock-order validator's options (`createVm({ validator })`). Every field is optional. */
 export interface ValidatorOptions {
   /** Declared order, outermost first: 'upstream' (default), '2017', 'none', or a list of class names. */
   hierarchy?: 'upstream' | '2017' | 'none' | readonly string[];
   /** Same-class nesting allowed without a finding (default: vcpu.mutex under kvm.lock). */
   nestable?: readonly Nestable[];
-  /** Finding records kept (default 256); more are counted in `overflow`. */
+  /** Finding records kept, 1..65536 (default 256); more are counted in `overflow`. */
   maxFindings?: number;
   /**
    * Record only the first finding and raise `stopped` (a stress run can end
@@ -89,31 +102,43 @@ export interface ValidatorOptions {
 
 /** One edge of the dependency graph and who created it. */
 export interface EdgeProvenance {
+  /** The class held. */
   from: string;
+  /** The class taken while `from` was held. */
   to: string;
+  /** `from`'s class id (per VM). */
   fromClass: number;
+  /** `to`'s class id (per VM). */
   toClass: number;
   /** The thread the edge is attributed to (the requester when taken while serving its request). */
   tid: number;
+  /** Its name ('vCPU 0', 'VMM', ...). */
   thread: string;
   /** The thread that actually took the lock (differs from `tid` for actor-mediated edges). */
   actingTid: number;
+  /** Its name ('ITS 0', ...). */
   actingThread: string;
   /** The lock instances (class#instance) that created the edge. */
   fromLock: string;
+  /** The instance taken (class#instance). */
   toLock: string;
   /** The operation the acting thread was in (src/sync/operations.ts), e.g. 'CWRITER write'; 'none' if unnamed. */
   operation: string;
 }
 
+/** Something the lock-order validator found (`vm.lockFindings()`); formatFinding() prints it lockdep-style. */
 export interface Finding {
+  /** What kind of problem. */
   kind: FindingKind;
   /** Classes involved: the cycle's (inversion), [held, acquired] (hierarchy, recursive), [released] (unlock-unheld). */
   classes: string[];
   /** The thread the triggering operation is attributed to, and the one that performed it. */
   tid: number;
+  /** Its name. */
   thread: string;
+  /** The thread that performed it (an actor serving `tid`'s request, or `tid` itself). */
   actingTid: number;
+  /** Its name. */
   actingThread: string;
   /** The operation the acting thread was in when the finding was made. */
   operation: string;
@@ -121,10 +146,13 @@ export interface Finding {
   lock: string;
   /** For hierarchy/recursive: the held lock it conflicts with. */
   held?: string;
+  /** The call that triggered it. */
   how: 'lock' | 'trylock' | 'unlock';
-  /** For inversion: the cycle, starting with the edge just added; for hierarchy the declared order's name. */
+  /** For inversion: the cycle, starting with the edge just added. */
   edges: EdgeProvenance[];
+  /** The cycle was longer than the edges kept. */
   truncated: boolean;
+  /** For hierarchy: the declared order's name. */
   hierarchy?: HierarchyName;
 }
 

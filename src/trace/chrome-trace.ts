@@ -19,23 +19,37 @@ export interface TimelineNames {
   lockName(lock: number): string;
 }
 
+/** One Trace Event Format event. */
 export interface ChromeTraceEvent {
+  /** The event's name ('KVM_RUN', 'lock wait', ...). */
   name: string;
+  /** Phase: begin, end, instant or metadata. */
   ph: 'B' | 'E' | 'i' | 'M';
   /** Microseconds since the first recorded event. */
   ts?: number;
+  /** Always 1 (one VM). */
   pid: number;
+  /** The VM thread's id. */
   tid: number;
+  /** Category ('kvm', 'lock', 'actor', ...). */
   cat?: string;
+  /** Instant scope: 't' (thread). */
   s?: 't';
+  /** Event arguments (lock names, INTIDs, ...). */
   args?: Record<string, unknown>;
 }
 
+/** A Chrome Trace Event Format document (`vm.chromeTrace()`): write it as JSON and open it in Perfetto. */
 export interface ChromeTrace {
+  /** The events, nested per thread. */
   traceEvents: ChromeTraceEvent[];
+  /** How viewers print times. */
   displayTimeUnit: 'ns';
   /** Events lost to full rings, by thread name (also drawn as a 'ring overflow' instant). */
-  otherData: { overflow: Record<string, number> };
+  otherData: {
+    /** Lost events per thread name. */
+    overflow: Record<string, number>;
+  };
 }
 
 const PID = 1;

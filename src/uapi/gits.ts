@@ -11,14 +11,21 @@ import { vgicItsBaserInitialValue } from './gic-fields.js';
 export { updateHalf64, extractBytes64, read32Of64, genmask64, bit64, splitU64, joinU64, U32_MASK, U64_MASK }
   from './reg64.js';
 
-// Control frame offsets (relative to the ITS base).
+// Control frame offsets (relative to the ITS base): GRP_ITS_REGS attributes.
+/** GITS_CTLR: Enabled, Quiescent (32-bit). */
 export const GITS_CTLR = 0x0000;
+/** GITS_IIDR: implementer and revision; the Revision field selects the table ABI (32-bit). */
 export const GITS_IIDR = 0x0004;
+/** GITS_TYPER: what the ITS supports (read-only, 64-bit). */
 export const GITS_TYPER = 0x0008;
 export const GITS_MPIDR = 0x0018;
+/** GITS_CBASER: the command queue's base and size (64-bit). */
 export const GITS_CBASER = 0x0080;
+/** GITS_CWRITER: where the next command will be written (64-bit). */
 export const GITS_CWRITER = 0x0088;
+/** GITS_CREADR: where the ITS reads the next command (64-bit; userspace-writable for migration). */
 export const GITS_CREADR = 0x0090;
+/** GITS_BASER0: the first of the eight table registers (see gitsBaserOffset). */
 export const GITS_BASER = 0x0100;
 export const GITS_IDREGS_BASE = 0xffd0;
 export const GITS_PIDR4 = 0xffd0;
@@ -38,8 +45,10 @@ export function gitsBaserOffset(n: number): number {
 }
 
 // GITS_CTLR (32-bit register, number-valued).
+/** GITS_CTLR.Enabled. */
 export const GITS_CTLR_ENABLE = 1 << 0;
 export const GITS_CTLR_ImDe = 1 << 1;
+/** GITS_CTLR.Quiescent: the command queue is empty. */
 export const GITS_CTLR_QUIESCENT = 0x8000_0000;
 /** Creation/reset read value: disabled and (empty queue) quiescent. */
 export const GITS_CTLR_RESET_VALUE = GITS_CTLR_QUIESCENT;

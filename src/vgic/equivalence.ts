@@ -6,14 +6,19 @@
  * migration) or one VM at two moments (before and after save/restore).
  * Views are taken while the VMs are paused, so they are consistent.
  */
-import type { Gic } from './gic.js';
+import { Gic } from './gic.js';
 import { F_ENABLED, F_PENDING } from './vgic-state.js';
 
+/** A collection's target when it is not mapped to a vCPU. */
 export const COLLECTION_NOT_MAPPED = 0xffff_ffff;
 
+/** One (DeviceID, EventID) translation of an ITS and where it sends the interrupt. */
 export interface MappingView {
+  /** The DeviceID. */
   deviceId: number;
+  /** The EventID. */
   eventId: number;
+  /** The LPI it maps to. */
   intid: number;
   /** null: the ITE's collection was removed. */
   icid: number | null;
@@ -21,38 +26,60 @@ export interface MappingView {
   vcpu: number | null;
 }
 
+/** One ITS's part of a view. */
 export interface ItsView {
+  /** The ITS's index in the VM. */
   index: number;
+  /** GITS_CTLR.Enabled. */
   enabled: boolean;
-  collections: { icid: number; target: number }[];
+  /** Every mapped collection and its target vCPU (or COLLECTION_NOT_MAPPED). */
+  collections: {
+    /** The collection ID. */
+    icid: number;
+    /** vcpu_id, or COLLECTION_NOT_MAPPED. */
+    target: number;
+  }[];
+  /** Every translation, by DeviceID then EventID. */
   mappings: MappingView[];
 }
 
+/** One LPI's configuration and state. */
 export interface LpiView {
+  /** The LPI's INTID (8192 and up). */
   intid: number;
+  /** Its priority (from the property table). */
   priority: number;
+  /** Enabled in the property table. */
   enabled: boolean;
+  /** Pending (latched, not yet acknowledged). */
   pending: boolean;
   /** target_vcpu, or -1. */
   target: number;
 }
 
+/** What every interrupt of a VM would do: each ITS's translations and collections, and each LPI's state. */
 export interface TranslationView {
+  /** One entry per ITS, by index. */
   its: ItsView[];
+  /** Every LPI that exists, by INTID. */
   lpis: LpiView[];
 }
 
+/** One difference between two views. */
 export interface Difference {
   /** What differs, e.g. 'mapping', 'collection', 'lpi', 'its'. */
   kind: string;
   /** Where, e.g. 'ITS 0 dev 3 ev 17'. */
   where: string;
+  /** The first view's value ('absent' when it has none). */
   a: unknown;
+  /** The second view's value ('absent' when it has none). */
   b: unknown;
 }
 
 /** Take a view of a VM's GIC (pause the VM first for a consistent one). */
 export async function translationView(gic: Gic): Promise<TranslationView> {
+  if (!(gic instanceof Gic)) throw new TypeError('translationView: gic must be a VM\'s vm.gic');
   const its: ItsView[] = [];
   for (const dev of gic.its) {
     const s = await dev.snapshot();
@@ -75,7 +102,7 @@ export async function translationView(gic: Gic): Promise<TranslationView> {
   return { its, lpis };
 }
 
-/** Every difference between two views (empty: equivalent). */
+/** Every difference between two views (empty: equivalent). Pure data in, data out: views may come from other processes. */
 export function compareTranslation(a: TranslationView, b: TranslationView): Difference[] {
   const out: Difference[] = [];
   const n = Math.max(a.its.length, b.its.length);

@@ -26,14 +26,15 @@ const DIST_ACTOR = new URL('./dist-actor.js', import.meta.url).href;
 const ITS_ACTOR = new URL('./its/its-actor.js', import.meta.url).href;
 const CPU_INTERFACE = new URL('./cpu-interface.js', import.meta.url).href;
 
+/** The interrupt controller's options (`createVm({ gic })`). Every field is optional. */
 export interface GicOptions {
-  /** ITS devices created with the VM. Default 1. */
+  /** ITS devices created with the VM, 0..16. Default 1. */
   its?: number;
   /** Set each ITS's base (GRP_ADDR) at defaultItsBase(n) when creating it. Default true. */
   setItsBases?: boolean;
   /** 'base-address' (default; KVM since v4.12) or 'first-run' (before: frames decode only after map_resources). */
   iodevRegistration?: IodevRegistration;
-  /** Translation-cache slots per ITS (power of two). Default 4096. */
+  /** Translation-cache slots per ITS, a power of two in 2..2^20. Default 4096. */
   cacheCapacity?: number;
   /** MOVALL moves every LPI of the VM (the [ITS-new] snapshot's quirk). Default false (architected). */
   movallAllLpis?: boolean;
@@ -46,40 +47,88 @@ export interface GicOptions {
   blockingVcpuLocks?: boolean;
 }
 
-/** What Vm.create needs before the vCPU workers start. */
-export function gicSetup(nrVcpus: number, o: GicOptions): { devices: Record<string, unknown>; extensions: VcpuExtensionSpec[] } {
+/** GicOptions with every default filled in, validated. */
+export interface ResolvedGicOptions {
+  its: number;
+  setItsBases: boolean;
+  iodevRegistration: IodevRegistration;
+  cacheCapacity: number;
+  movallAllLpis: boolean;
+  lockProtocol: LockProtocol;
+  blockingVcpuLocks: boolean;
+}
+
+/** Validate `options.gic` (TypeError/RangeError naming the option) before any thread starts. */
+export function resolveGicOptions(o: GicOptions): ResolvedGicOptions {
+  if (o === null || typeof o !== 'object') throw new TypeError('options.gic must be an object or false');
+  const bool = (name: keyof GicOptions, dflt: boolean): boolean => {
+    const v = o[name] ?? dflt;
+    if (typeof v !== 'boolean') throw new TypeError(`options.gic.${name} must be a boolean`);
+    return v;
+  };
+  const its = o.its ?? 1;
+  if (typeof its !== 'number' || !Number.isInteger(its)) throw new TypeError('options.gic.its must be an integer');
+  if (its < 0 || its > MAX_ITS) throw new RangeError(`options.gic.its must be in 0..${MAX_ITS} (got ${its})`);
   const iodevRegistration = o.iodevRegistration ?? 'base-address';
   if (iodevRegistration !== 'base-address' && iodevRegistration !== 'first-run') {
     throw new TypeError(`options.gic.iodevRegistration must be 'base-address' or 'first-run'`);
   }
-  const shared: VgicShared = {
-    state: VgicState.create({ nrVcpus, ...(o.cacheCapacity !== undefined ? { cacheCapacity: o.cacheCapacity } : {}) }),
-    iodevRegistration,
-    distActor: -1,
-    movallAllLpis: o.movallAllLpis ?? false,
+  const cacheCapacity = o.cacheCapacity ?? 4096;
+  if (typeof cacheCapacity !== 'number' || !Number.isInteger(cacheCapacity)) throw new TypeError('options.gic.cacheCapacity must be an integer');
+  if (cacheCapacity < 2 || cacheCapacity > 1 << 20 || (cacheCapacity & (cacheCapacity - 1)) !== 0) {
+    throw new RangeError(`options.gic.cacheCapacity must be a power of two in 2..${1 << 20} (got ${cacheCapacity})`);
+  }
+  return {
+    its, iodevRegistration, cacheCapacity,
+    setItsBases: bool('setItsBases', true),
+    movallAllLpis: bool('movallAllLpis', false),
     lockProtocol: resolveLockProtocol(o.lockProtocol),
-    blockingVcpuLocks: o.blockingVcpuLocks ?? false,
+    blockingVcpuLocks: bool('blockingVcpuLocks', false),
+  };
+}
+
+/** What Vm.create needs before the vCPU workers start. */
+export function gicSetup(nrVcpus: number, o: ResolvedGicOptions): { devices: Record<string, unknown>; extensions: VcpuExtensionSpec[] } {
+  const shared: VgicShared = {
+    state: VgicState.create({ nrVcpus, cacheCapacity: o.cacheCapacity }),
+    iodevRegistration: o.iodevRegistration,
+    distActor: -1,
+    movallAllLpis: o.movallAllLpis,
+    lockProtocol: o.lockProtocol,
+    blockingVcpuLocks: o.blockingVcpuLocks,
   };
   return { devices: { [VGIC_DEVICE_KEY]: shared }, extensions: [{ name: 'gic', module: CPU_INTERFACE }] };
 }
 
+/**
+ * A VM's vGICv3 as its VMM holds it (`vm.gic`): the ITS devices and the
+ * vgic-v3 device (device attributes), KVM_SIGNAL_MSI from the main thread,
+ * and handles for injector threads.
+ */
 export class Gic {
+  /** The ITS devices, by index (KVM_CREATE_DEVICE order). */
   readonly its: ItsDevice[] = [];
   /** The vgic-v3 device (SAVE_PENDING_TABLES). */
   v3!: VgicV3Device;
+  /** @internal */
   readonly st: VgicState;
-  /** The VMM thread's view of LPI state (inspection: pending, targets, deliveries). */
+  /** @internal The VMM thread's view of LPI state (inspection: pending, targets, deliveries). */
   readonly vgic: Vgic;
   private readonly msi: MsiInjector;
 
-  private constructor(readonly vm: Vm, readonly shared: VgicShared) {
+  private constructor(
+    /** @internal */
+    readonly vm: Vm,
+    /** @internal */
+    readonly shared: VgicShared,
+  ) {
     this.st = new VgicState(shared.state);
     this.vgic = new Vgic(this.st, vm.rt.vcpus, vm.rt.devMem, vm.rt.tid);
     this.msi = new MsiInjector(vm.rt);
   }
 
-  /** Start the distributor actor, register the GIC frames, create the requested ITSs. */
-  static async attach(vm: Vm, o: GicOptions): Promise<Gic> {
+  /** @internal Start the distributor actor, register the GIC frames, create the requested ITSs. */
+  static async attach(vm: Vm, o: ResolvedGicOptions): Promise<Gic> {
     const shared = vm.shared.devices[VGIC_DEVICE_KEY] as VgicShared;
     const gic = new Gic(vm, shared);
     vm.onThreadDeath((tid) => gic.vgic.recoverSpinlocks(tid, Atomics.load(gic.st.i32, D_NR_ITS)));
@@ -90,11 +139,9 @@ export class Gic {
     for (let n = 0; n < vm.nrVcpus; n++) {
       await vm.registerMmio({ base: GICR_BASE + n * GICR_STRIDE, size: GICR_STRIDE, actor: shared.distActor, region: 1 + n, kind: IODEV_KIND_REDIST });
     }
-    const count = o.its ?? 1;
-    if (!Number.isInteger(count) || count < 0 || count > MAX_ITS) throw new RangeError(`options.gic.its must be 0..${MAX_ITS}`);
-    for (let n = 0; n < count; n++) {
+    for (let n = 0; n < o.its; n++) {
       const its = await gic.createIts();
-      if (o.setItsBases ?? true) {
+      if (o.setItsBases) {
         const r = await its.setAttr(KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_ITS_ADDR_TYPE, BigInt(defaultItsBase(n)));
         if (r !== 0) throw new Error(`setting ITS ${n} base failed: ${r}`);
       }
@@ -135,7 +182,11 @@ export class Gic {
     return this.msi.signalMsiAsync(msi);
   }
 
-  /** Pass to an injector worker (workerData); there, MsiInjector.attach(handle) gives a blocking signalMsi. */
+  /**
+   * A handle for injector threads: pass it to {@link runInjectors}, or to
+   * your own worker in workerData, where `MsiInjector.attach(handle)` gives a
+   * blocking signalMsi on that thread.
+   */
   injectorHandle(): InjectorHandle {
     return { shared: this.vm.shared };
   }

@@ -5,26 +5,34 @@
  * shared memory: delivered (1), blocked by the guest (0), errors (< 0).
  */
 import { Worker } from 'node:worker_threads';
-import type { InjectorHandle, KvmMsi } from './msi.js';
+import { checkMsi, type InjectorHandle, type KvmMsi } from './msi.js';
 import { activeSchedule, KEY_INJECTOR, threadKey } from '../sync/schedule.js';
 
 const INJECTOR_WORKER = new URL('../../workers/msi-injector.js', import.meta.url);
 
+/** What one injector thread sends: a list of MSIs, `rounds` times over. */
 export interface InjectorPlan {
+  /** The MSIs, in the order they are sent. */
   msis: KvmMsi[];
-  /** How many times the list is sent. Default 1. */
+  /** How many times the list is sent, 0..2^31-1. Default 1. */
   rounds?: number;
 }
 
+/** What one injector thread counted. */
 export interface InjectorResult {
+  /** signalMsi returned 1. */
   delivered: number;
+  /** signalMsi returned 0 (blocked by guest state: LPI disabled, no target ...). */
   blocked: number;
+  /** signalMsi returned -errno. */
   errors: number;
   /** The first error code seen, if any. */
   firstError?: number;
+  /** Wall time of the whole plan on the injector's clock. */
   elapsedMs: number;
 }
 
+/** @internal */
 export interface InjectorWorkerData {
   handle: InjectorHandle;
   index: number;
@@ -34,8 +42,23 @@ export interface InjectorWorkerData {
 
 export const CNT_DELIVERED = 0, CNT_BLOCKED = 1, CNT_ERRORS = 2, CNT_FIRST_ERROR = 3;
 
-/** Run one injector worker per plan, all at once; resolves when every one has finished. */
+/**
+ * Run one injector worker thread per plan, all at once (the handle comes from
+ * `vm.gic.injectorHandle()`); resolves when every one has finished, with
+ * their counts in plan order. Plans are checked before any thread starts.
+ */
 export async function runInjectors(handle: InjectorHandle, plans: InjectorPlan[]): Promise<InjectorResult[]> {
+  if (handle === null || typeof handle !== 'object' || handle.shared === undefined) {
+    throw new TypeError('runInjectors: handle must be what vm.gic.injectorHandle() returned');
+  }
+  if (!Array.isArray(plans)) throw new TypeError('runInjectors: plans must be an array of { msis, rounds? }');
+  plans.forEach((p, i) => {
+    if (p === null || typeof p !== 'object' || !Array.isArray(p.msis)) throw new TypeError(`plans[${i}].msis must be an array of KvmMsi`);
+    p.msis.forEach((m, j) => checkMsi(m, `plans[${i}].msis[${j}]`));
+    const rounds = p.rounds ?? 1;
+    if (typeof rounds !== 'number' || !Number.isInteger(rounds)) throw new TypeError(`plans[${i}].rounds must be an integer`);
+    if (rounds < 0 || rounds > 2 ** 31 - 1) throw new RangeError(`plans[${i}].rounds must be in 0..2^31-1 (got ${rounds})`);
+  });
   // Under a controlled schedule, choosing an injector before its thread arrives waits for it.
   const sched = activeSchedule();
   plans.forEach((_, index) => sched?.expect(threadKey(KEY_INJECTOR, index)));

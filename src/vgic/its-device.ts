@@ -20,20 +20,42 @@ import type { ItsSnapshot } from './its/its.js';
 import { IODEV_KIND_ITS, type IodevRegistration } from './layout.js';
 import { I_BASE_HI, I_BASE_LO, type VgicState } from './vgic-state.js';
 
+/** What KVM_GET_DEVICE_ATTR returns: the ioctl's result and, on success, the value it copied out. */
 export interface AttrGet {
+  /** 0 or -errno. */
   ret: number;
+  /** The attribute's value (a u64), when `ret` is 0. */
   value?: bigint;
 }
 
+/**
+ * Device attributes take what struct kvm_device_attr carries: integers (group
+ * a u32, attr a u64, value a u64 here given directly). A number that is not an
+ * integer (or a string) is a TypeError naming the argument; an integer the
+ * kernel would refuse gets the kernel's errno.
+ */
+export function checkAttrArgs(group: unknown, attr: unknown, value?: unknown): void {
+  if (typeof group !== 'number' || !Number.isInteger(group)) throw new TypeError(`group must be an integer (got ${String(group)})`);
+  if (typeof attr !== 'number' || !Number.isInteger(attr)) throw new TypeError(`attr must be an integer (got ${String(attr)})`);
+  if (value !== undefined && typeof value !== 'bigint' && !(typeof value === 'number' && Number.isInteger(value))) {
+    throw new TypeError(`value must be an integer (number or bigint; got ${String(value)})`);
+  }
+}
+
+/**
+ * An ITS device as userspace holds it (KVM_CREATE_DEVICE(KVM_DEV_TYPE_ARM_VGIC_ITS)):
+ * KVM_SET/GET/HAS_DEVICE_ATTR. Results are 0 or -errno, as the kernel's.
+ */
 export class ItsDevice {
   private base: bigint = VGIC_ADDR_UNDEF;
 
+  /** @internal Created by the VM (Gic.createIts). */
   constructor(
     private readonly vm: Vm,
     private readonly st: VgicState,
     /** This ITS's number in the VM (its translation cache and record slot). */
     readonly index: number,
-    /** The actor that owns this ITS's state. */
+    /** @internal The actor that owns this ITS's state. */
     readonly actor: number,
     private readonly registration: IodevRegistration,
   ) {}
@@ -43,8 +65,17 @@ export class ItsDevice {
     return this.base === VGIC_ADDR_UNDEF ? undefined : Number(this.base);
   }
 
-  /** KVM_SET_DEVICE_ATTR, named (e.g. 'SAVE_TABLES') on the VMM thread for the lock-order validator. */
+  /**
+   * KVM_SET_DEVICE_ATTR: GRP_ADDR (the base), GRP_CTRL (SAVE_TABLES,
+   * RESTORE_TABLES, CTRL_RESET), GRP_ITS_REGS (a register at offset `attr`).
+   * Resolves to 0 or -errno (-ENXIO for an unknown group, -EBUSY while a vCPU runs, ...).
+   */
   setAttr(group: number, attr: number, value: bigint | number = 0n): Promise<number> {
+    try {
+      checkAttrArgs(group, attr, value);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return asyncOperation(this.vm.rt.thread, itsAttrOperation(group, attr), () => this.set(group, attr, value));
   }
 
@@ -77,8 +108,13 @@ export class ItsDevice {
     return this.vm.rt.client.requestAsync(this.actor, op, args);
   }
 
-  /** KVM_GET_DEVICE_ATTR. */
+  /** KVM_GET_DEVICE_ATTR: GRP_ADDR (the base) or GRP_ITS_REGS (a register at offset `attr`). */
   getAttr(group: number, attr: number): Promise<AttrGet> {
+    try {
+      checkAttrArgs(group, attr);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return asyncOperation(this.vm.rt.thread, itsAttrOperation(group, attr), () => this.get(group, attr));
   }
 
@@ -97,8 +133,9 @@ export class ItsDevice {
     return data;
   }
 
-  /** KVM_HAS_DEVICE_ATTR. */
+  /** KVM_HAS_DEVICE_ATTR: 0 if the attribute exists, else -ENXIO (-EINVAL for a misaligned register offset). */
   hasAttr(group: number, attr: number): number {
+    checkAttrArgs(group, attr);
     if (group === KVM_DEV_ARM_VGIC_GRP_ADDR) return attr === KVM_VGIC_ITS_ADDR_TYPE ? 0 : -ENXIO;
     if (group === KVM_DEV_ARM_VGIC_GRP_CTRL) return [KVM_DEV_ARM_VGIC_CTRL_INIT, KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_ITS_RESTORE_TABLES, KVM_DEV_ARM_ITS_CTRL_RESET].includes(attr) ? 0 : -ENXIO;
     if (group === KVM_DEV_ARM_VGIC_GRP_ITS_REGS) {

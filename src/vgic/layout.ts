@@ -16,6 +16,7 @@ export const GICR_STRIDE = 0x2_0000;
 /** ITS n at ITS_BASE + n * KVM_VGIC_V3_ITS_SIZE (after room for 256 redistributors). */
 export const ITS_BASE = 0x0c00_0000;
 
+/** Where createVm puts ITS `n`'s frames (GRP_ADDR) by default; an MSI's doorbell is any address inside them. */
 export function defaultItsBase(n: number): number {
   return ITS_BASE + n * KVM_VGIC_V3_ITS_SIZE;
 }

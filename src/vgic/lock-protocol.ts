@@ -7,18 +7,27 @@
  */
 import type { VmRuntime } from '../kvm/shared.js';
 import type { Mutex } from '../sync/mutex.js';
+import { CONFIG_LOCK, ITS_CMD_LOCK, ITS_ITS_LOCK, KVM_LOCK, SLOTS_LOCK, VCPU_MUTEX } from '../sync/classes.js';
 import { EBUSY } from '../uapi/errno.js';
 
 /** A lock a path names: VM-wide ones, every vCPU's mutex (in vcpu_id order), or this ITS's. */
 export type LockRef = 'kvm.lock' | 'vcpu.mutex[all]' | 'config_lock' | 'its.cmd_lock' | 'its.its_lock';
 
+/** One lock a path takes, and how. */
 export interface LockStep {
+  /** Which lock. */
   lock: LockRef;
   /** 'trylock' fails the whole path with -EBUSY instead of waiting. */
   mode: 'lock' | 'trylock';
 }
 
+/**
+ * Which locks each userspace-ioctl path of the vGIC takes, in order, and
+ * which are trylocks (`createVm({ gic: { lockProtocol } })`). Each path's
+ * steps run in order and are released in reverse.
+ */
 export interface LockProtocol {
+  /** Shown in reports and snapshots. */
   name: string;
   /** SAVE_TABLES, RESTORE_TABLES and CTRL_RESET on an ITS (vgic_its_ctrl). */
   itsCtrl: readonly LockStep[];
@@ -28,7 +37,21 @@ export interface LockProtocol {
   savePending: readonly LockStep[];
   /** RESTORE_TABLES ends by calling kvm_vgic_map_resources (the seed patch; dropped before v4.12 merged). */
   restoreCallsMapResources: boolean;
+  /**
+   * The declared lock order the validator checks on a VM running this
+   * protocol (createVm with `validator: true`, every stress run): lock class
+   * names (LOCK_CLASSES), outermost first; or 'derive': the one order that
+   * this protocol's paths and the paths it does not govern (a vCPU's ITS
+   * commands, its first run, lockAllVcpus) all follow, computed by
+   * resolveLockProtocol, which throws naming two paths that disagree.
+   * Default: today's hierarchy (LOCK_ORDER_UPSTREAM), the order a proposal is
+   * reviewed against. The built-in protocols leave it unset.
+   */
+  hierarchy?: readonly string[] | 'derive';
 }
+
+/** The lock classes a hierarchy may name (src/sync/classes.ts), in today's order (kvm.slots_lock above config_lock). */
+export const LOCK_CLASSES: readonly string[] = Object.freeze([KVM_LOCK, VCPU_MUTEX, SLOTS_LOCK, CONFIG_LOCK, ITS_CMD_LOCK, ITS_ITS_LOCK]);
 
 const lock = (l: LockRef): LockStep => ({ lock: l, mode: 'lock' });
 const trylock = (l: LockRef): LockStep => ({ lock: l, mode: 'trylock' });
@@ -51,9 +74,14 @@ export const V7_2017: LockProtocol = Object.freeze({
   restoreCallsMapResources: true,
 });
 
+/** The built-in protocols by name ('upstream', 'v7-2017'). */
 export const LOCK_PROTOCOLS: Readonly<Record<string, LockProtocol>> = Object.freeze({ upstream: UPSTREAM, 'v7-2017': V7_2017 });
 
-/** Resolve a protocol option: a built-in name or a user-defined protocol. Throws TypeError naming the option. */
+/**
+ * Resolve a protocol option: a built-in name or a user-defined protocol,
+ * validated (TypeError naming the option and field), with a 'derive'
+ * hierarchy computed. The result is plain data (it travels in snapshots).
+ */
 export function resolveLockProtocol(p: string | LockProtocol | undefined, option = 'options.gic.lockProtocol'): LockProtocol {
   if (p === undefined) return UPSTREAM;
   if (typeof p === 'string') {
@@ -61,6 +89,7 @@ export function resolveLockProtocol(p: string | LockProtocol | undefined, option
     if (found === undefined) throw new TypeError(`${option}: unknown lock protocol '${p}' (built-in: ${Object.keys(LOCK_PROTOCOLS).join(', ')})`);
     return found;
   }
+  if (p === null || typeof p !== 'object') throw new TypeError(`${option} must be 'upstream', 'v7-2017' or a LockProtocol object`);
   const refs: LockRef[] = ['kvm.lock', 'vcpu.mutex[all]', 'config_lock', 'its.cmd_lock', 'its.its_lock'];
   for (const path of ['itsCtrl', 'itsRegs', 'savePending'] as const) {
     const steps = p?.[path];
@@ -71,7 +100,74 @@ export function resolveLockProtocol(p: string | LockProtocol | undefined, option
     }
     if (new Set(steps.map((s) => s.lock)).size !== steps.length) throw new TypeError(`${option}.${path} names a lock twice`);
   }
-  return { name: String(p.name ?? 'custom'), itsCtrl: p.itsCtrl, itsRegs: p.itsRegs, savePending: p.savePending, restoreCallsMapResources: !!p.restoreCallsMapResources };
+  if (p.name !== undefined && (typeof p.name !== 'string' || p.name === '')) throw new TypeError(`${option}.name must be a non-empty string`);
+  const out: LockProtocol = {
+    name: p.name ?? 'custom', itsCtrl: p.itsCtrl, itsRegs: p.itsRegs, savePending: p.savePending, restoreCallsMapResources: !!p.restoreCallsMapResources,
+  };
+  if (p.hierarchy === 'derive') out.hierarchy = deriveHierarchy(out, `${option}.hierarchy`);
+  else if (p.hierarchy !== undefined) out.hierarchy = checkHierarchy(p.hierarchy, `${option}.hierarchy`);
+  return out;
+}
+
+function checkHierarchy(h: unknown, option: string): string[] {
+  if (!Array.isArray(h) || !h.every((c) => typeof c === 'string' && LOCK_CLASSES.includes(c))) {
+    throw new TypeError(`${option} must be 'derive' or an array of lock classes (${LOCK_CLASSES.join(', ')}), outermost first`);
+  }
+  if (new Set(h).size !== h.length) throw new TypeError(`${option} names a lock class twice`);
+  return [...h] as string[];
+}
+
+/** The class a path step takes (every vCPU's mutex is one class). */
+const classOf = (ref: LockRef): string => (ref === 'vcpu.mutex[all]' ? VCPU_MUTEX : ref);
+
+/** Paths no protocol governs, in the order they take their locks (a 'derive' hierarchy must fit them too). */
+const UNGOVERNED: readonly { what: string; order: readonly string[] }[] = [
+  { what: "a vCPU's ITS commands (CWRITER write, served by the ITS actor)", order: [VCPU_MUTEX, ITS_CMD_LOCK, ITS_ITS_LOCK] },
+  { what: "a vCPU's first run (map_resources)", order: [VCPU_MUTEX, SLOTS_LOCK, CONFIG_LOCK] },
+  { what: 'lockAllVcpus (the VMM)', order: [KVM_LOCK, VCPU_MUTEX] },
+];
+
+/**
+ * The hierarchy a protocol implies: every path's lock order (trylocks
+ * count: the validator checks them against the hierarchy too) merged into
+ * one, ties broken by today's order. Throws TypeError naming two paths that
+ * take two classes in opposite orders (no hierarchy fits both).
+ */
+export function deriveHierarchy(p: LockProtocol, option = 'hierarchy'): string[] {
+  const steps = (path: readonly LockStep[]) => path.map((s) => classOf(s.lock));
+  // RESTORE_TABLES then calls map_resources with the protocol's locks still held.
+  const ctrl = steps(p.itsCtrl);
+  if (p.restoreCallsMapResources) ctrl.push(...[SLOTS_LOCK, CONFIG_LOCK].filter((c) => !ctrl.includes(c)));
+  const paths = [
+    { what: `${p.name}'s itsCtrl (SAVE/RESTORE_TABLES, CTRL_RESET)`, order: ctrl },
+    { what: `${p.name}'s itsRegs (GITS_* register access)`, order: steps(p.itsRegs) },
+    { what: `${p.name}'s savePending (SAVE_PENDING_TABLES)`, order: steps(p.savePending) },
+    ...UNGOVERNED,
+  ];
+  const before = new Map<string, string>(); // 'a b' (a taken before b) -> the path that does so
+  for (const { what, order } of paths) {
+    for (let i = 0; i < order.length; i++) {
+      for (let j = i + 1; j < order.length; j++) {
+        const [a, b] = [order[i]!, order[j]!];
+        const other = before.get(`${b} ${a}`);
+        if (other !== undefined) {
+          throw new TypeError(`${option}: 'derive' finds no order: ${other} takes ${b} before ${a}, ${what} takes ${a} before ${b}`);
+        }
+        if (!before.has(`${a} ${b}`)) before.set(`${a} ${b}`, what);
+      }
+    }
+  }
+  // Kahn's topological sort, preferring today's order among the ready classes.
+  const nodes = LOCK_CLASSES.filter((c) => paths.some((x) => x.order.includes(c)));
+  const out: string[] = [];
+  while (out.length < nodes.length) {
+    const ready = nodes.find((c) => !out.includes(c) && nodes.every((d) => out.includes(d) || d === c || !before.has(`${d} ${c}`)));
+    if (ready === undefined) {
+      throw new TypeError(`${option}: 'derive' finds no order: the paths take ${nodes.filter((c) => !out.includes(c)).join(', ')} in a cycle`);
+    }
+    out.push(ready);
+  }
+  return out;
 }
 
 /** The mutexes a path can name, as the executing thread's handles. */

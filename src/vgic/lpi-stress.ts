@@ -18,30 +18,35 @@ import { runInjectors } from './injectors.js';
 import { defaultItsBase } from './layout.js';
 import { F_PENDING } from './vgic-state.js';
 
+/** The shape of an lpi-stress run (the kernel's vgic_lpi_stress selftest). Every field is optional. */
 export interface LpiStressOptions {
-  /** Default 1. */
+  /** vCPUs, 1..256. Default 1. */
   vcpus?: number;
-  /** Devices, one injector thread each. Default 1. */
+  /** Devices, one injector thread each, 1..1024. Default 1. */
   devices?: number;
-  /** Events per device (LPIs = devices * eventsPerDevice, at most 57344). Default 1. */
+  /** Events per device, >= 1 (LPIs = devices * eventsPerDevice, at most 57344). Default 1. */
   eventsPerDevice?: number;
-  /** Times each injector signals each of its events. Default 100000. */
+  /** Times each injector signals each of its events, 0..2^31-1. Default 100000. */
   iterations?: number;
-  /** ITSs; devices are spread over them. Default 1. */
+  /** ITSs, 1..16; devices are spread over them. Default 1. */
   its?: number;
-  /** Extra VM options (lockStat, actorPlacement ...). */
+  /** Extra VM options (lockStat, actorPlacement ...). Default none. */
   vm?: Omit<CreateVmOptions, 'vcpus' | 'gic' | 'guest'>;
-  /** Translation-cache slots per ITS. */
+  /** Translation-cache slots per ITS (a power of two). Default 4096. */
   cacheCapacity?: number;
 }
 
+/** What an lpi-stress run measured. */
 export interface LpiStressResult {
+  /** MSIs delivered (signalMsi returned 1). */
   injected: number;
   /** signalMsi results other than 1 (must be 0). */
   failed: number;
   /** LPIs acknowledged by the guests (<= injected: an LPI signalled while pending coalesces). */
   handled: number;
+  /** Injection time (the slowest injector's). */
   elapsedMs: number;
+  /** injected / elapsed. */
   lpisPerSecond: number;
 }
 
@@ -63,8 +68,16 @@ export interface LpiStressPlan {
 
 /** The devices and VM options of a run (validates the sizes). */
 export function lpiStressPlan(o: Omit<LpiStressOptions, 'iterations'> = {}): LpiStressPlan {
-  const vcpus = o.vcpus ?? 1, devices = o.devices ?? 1, events = o.eventsPerDevice ?? 1, nrIts = o.its ?? 1;
-  if (devices * events > 57344) throw new RangeError('lpi-stress: devices * eventsPerDevice must be <= 57344');
+  if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
+  const int = (name: string, v: unknown, min: number, max: number): number => {
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`options.${name} must be an integer`);
+    if (v < min || v > max) throw new RangeError(`options.${name} must be in ${min}..${max} (got ${v})`);
+    return v;
+  };
+  const vcpus = int('vcpus', o.vcpus ?? 1, 1, 256), devices = int('devices', o.devices ?? 1, 1, 1024);
+  const events = int('eventsPerDevice', o.eventsPerDevice ?? 1, 1, 57344), nrIts = int('its', o.its ?? 1, 1, 16);
+  if (o.vm !== undefined && (o.vm === null || typeof o.vm !== 'object')) throw new TypeError('options.vm must be an object');
+  if (devices * events > 57344) throw new RangeError('options.devices * options.eventsPerDevice must be <= 57344');
   const eventIdBits = Math.max(1, Math.ceil(Math.log2(events)));
   const devs = Array.from({ length: devices }, (_, d) => ({
     its: d % nrIts, deviceId: d, eventIdBits,
@@ -114,12 +127,22 @@ export async function injectLpiStress(vm: GicVm, plan: LpiStressPlan, iterations
   return { injected, failed, handled, elapsedMs, lpisPerSecond: injected / (elapsedMs / 1000) };
 }
 
+/**
+ * The whole lpi-stress run on a VM of its own: the guest ITS driver maps the
+ * devices, one injector thread per device signals every event `iterations`
+ * times, the VM is destroyed. Rejects with a TypeError/RangeError naming the
+ * option for invalid options, or an Error if the guest setup fails.
+ */
 export async function runLpiStress(o: LpiStressOptions = {}): Promise<LpiStressResult> {
   const plan = lpiStressPlan(o);
+  const iterations = o.iterations ?? 100_000;
+  if (typeof iterations !== 'number' || !Number.isInteger(iterations) || iterations < 0 || iterations > 2 ** 31 - 1) {
+    throw new RangeError(`options.iterations must be an integer in 0..2^31-1 (got ${String(iterations)})`);
+  }
   const vm = await createVm(plan.vmOptions);
   try {
     await bootLpiStress(vm, plan);
-    return await injectLpiStress(vm, plan, o.iterations ?? 100_000);
+    return await injectLpiStress(vm, plan, iterations);
   } finally {
     await vm.destroy();
   }

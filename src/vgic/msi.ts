@@ -21,41 +21,86 @@ import { I_ACTOR, VgicState } from './vgic-state.js';
 
 /** struct kvm_msi: the doorbell address, the EventID (data), the DeviceID and flags. */
 export interface KvmMsi {
-  /** Doorbell address (address_hi:address_lo): any address inside an ITS frame selects that ITS. */
+  /** Doorbell address (address_hi:address_lo), 0..2^64-1: any address inside an ITS frame selects that ITS. */
   address: number | bigint;
-  /** EventID. */
+  /** EventID, a u32. */
   data: number;
-  /** DeviceID; honoured only with KVM_MSI_VALID_DEVID in flags. */
+  /** DeviceID, a u32; honoured only with KVM_MSI_VALID_DEVID in flags. Default 0. */
   devid?: number;
-  /** Must be KVM_MSI_VALID_DEVID (1) with an ITS. Default 1. */
+  /** A u32; must be KVM_MSI_VALID_DEVID (1) with an ITS, other bits give -EINVAL. Default 1. */
   flags?: number;
 }
 
-/** What an injector worker needs to attach (pass it in workerData). */
+/** Opaque: what an injector thread needs to attach to a VM (from `vm.gic.injectorHandle()`; pass it in workerData). */
 export interface InjectorHandle {
+  /** @internal */
   shared: VmShared;
+}
+
+const U32_MAX = 0xffff_ffff;
+
+// The name is built only on failure: signalMsi is a hot path.
+function u32(name: string, field: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${name}.${field} must be an integer`);
+  if (v < 0 || v > U32_MAX) throw new RangeError(`${name}.${field} must be a u32, 0..${U32_MAX} (got ${v})`);
+}
+
+/**
+ * The shape of a struct kvm_msi, checked on the caller's side: TypeError or
+ * RangeError naming the field (`msi.data`, `plans[0].msis[3].devid`, ...).
+ * Values the kernel would refuse (extra flags, a doorbell no ITS decodes) are
+ * not errors here: signalMsi returns their errno.
+ */
+export function checkMsi(msi: KvmMsi, name = 'msi'): void {
+  if (msi === null || typeof msi !== 'object') throw new TypeError(`${name} must be an object { address, data, devid?, flags? }`);
+  const a = msi.address;
+  if (typeof a === 'bigint') {
+    if (a < 0n || a > 0xffff_ffff_ffff_ffffn) throw new RangeError(`${name}.address must be in 0..2^64-1`);
+  } else if (typeof a !== 'number' || !Number.isSafeInteger(a) || a < 0) {
+    throw new TypeError(`${name}.address must be a non-negative integer (number or bigint)`);
+  }
+  u32(name, 'data', msi.data);
+  if (msi.devid !== undefined) u32(name, 'devid', msi.devid);
+  if (msi.flags !== undefined) u32(name, 'flags', msi.flags);
 }
 
 type Prepared = { its: number; devid: number; eventid: number } | number;
 
+/**
+ * KVM_SIGNAL_MSI on an injector thread: a worker of your own that signals
+ * MSIs in a loop, blocking, like the device threads of the kernel's
+ * vgic_lpi_stress selftest. Get one with `MsiInjector.attach(handle)` inside
+ * the worker. (On the main thread, use `vm.signalMsi`.)
+ */
 export class MsiInjector {
   private readonly st: VgicState;
   private readonly vgic: Vgic;
   private readonly cache: ItsCache;
 
-  constructor(readonly rt: VmRuntime) {
+  /** @internal Use MsiInjector.attach(). */
+  constructor(
+    /** @internal */
+    readonly rt: VmRuntime,
+  ) {
     const shared = rt.shared.devices[VGIC_DEVICE_KEY] as VgicShared;
     this.st = new VgicState(shared.state);
     this.vgic = new Vgic(this.st, rt.vcpus, rt.devMem, rt.tid);
     this.cache = new ItsCache(this.st, rt.tid);
   }
 
-  /** Attach an injector worker to the VM (registers the calling thread). */
+  /**
+   * Attach the calling worker thread to the VM as injector `index` (named
+   * `name` in reports). Call once per thread, from a worker, not the main thread.
+   */
   static attach(handle: InjectorHandle, index = 0, name = `injector ${index}`): MsiInjector {
+    if (handle === null || typeof handle !== 'object' || handle.shared === undefined) {
+      throw new TypeError('MsiInjector.attach: handle must be what vm.gic.injectorHandle() returned');
+    }
+    if (!Number.isInteger(index) || index < 0 || index > 0xffff) throw new RangeError(`MsiInjector.attach: index must be an integer in 0..65535 (got ${index})`);
     return new MsiInjector(VmRuntime.register(handle.shared, 'injector', index, name));
   }
 
-  /** Blocking KVM_SIGNAL_MSI for worker threads. */
+  /** Blocking KVM_SIGNAL_MSI: 1 delivered, 0 blocked by guest state, or -errno, as GicVm.signalMsi. */
   signalMsi(msi: KvmMsi): number {
     this.rt.sched?.point('signal-msi', msi?.data | 0);
     this.rt.timeline?.instant(EV_SIGNAL_MSI, msi?.devid ?? 0, msi?.data ?? 0);
@@ -72,7 +117,7 @@ export class MsiInjector {
     }
   }
 
-  /** KVM_SIGNAL_MSI for the main thread. */
+  /** @internal KVM_SIGNAL_MSI for the main thread (GicVm.signalMsi). */
   async signalMsiAsync(msi: KvmMsi): Promise<number> {
     await this.rt.sched?.pointAsync('signal-msi', msi?.data | 0);
     this.rt.timeline?.instant(EV_SIGNAL_MSI, msi?.devid ?? 0, msi?.data ?? 0);
@@ -97,15 +142,11 @@ export class MsiInjector {
    * Returns a number when done, or the ITS to ask.
    */
   private prepare(msi: KvmMsi): Prepared {
-    if (msi === null || typeof msi !== 'object') throw new TypeError('signalMsi: msi must be an object { address, data, devid, flags }');
+    checkMsi(msi);
     const flags = msi.flags ?? KVM_MSI_VALID_DEVID;
-    if (!Number.isInteger(flags) || !Number.isInteger(msi.data) || (msi.devid !== undefined && !Number.isInteger(msi.devid))) {
-      throw new TypeError('signalMsi: msi.data, msi.devid and msi.flags must be integers');
-    }
     if (flags & ~KVM_MSI_VALID_DEVID) return -EINVAL; // kvm_send_userspace_msi
     if (!this.st.hasIts()) return -ENODEV; // kvm_set_msi: no ITS
     const address = typeof msi.address === 'bigint' ? Number(msi.address) : msi.address;
-    if (typeof address !== 'number' || !Number.isFinite(address)) throw new TypeError('signalMsi: msi.address must be a number or bigint');
     // The MMIO bus decides which ITS a doorbell hits; a frame that does not decode (not registered yet) is no ITS.
     const r = this.rt.bus.find(address, 1);
     const region = r < 0 ? undefined : this.rt.bus.entry(r);

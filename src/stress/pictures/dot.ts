@@ -24,6 +24,7 @@ function attrs(list: [string, string][]): string {
   return `[${list.map(([k, v]) => `${k}=${v}`).join(', ')}]`;
 }
 
+/** The graph as Graphviz DOT: the declared order top to bottom, offending edges red and bold. */
 export function lockGraphToDot(g: LockGraph): string {
   const lines: string[] = [];
   lines.push(`digraph ${dotString(g.title ?? 'lock dependencies')} {`);

@@ -7,15 +7,26 @@
 import type { EdgeProvenance, Finding } from '../../sync/validator.js';
 import { LOCK_ORDER_UPSTREAM } from '../../sync/classes.js';
 
+/** A lock dependency graph to draw: classes and the edges between them. */
 export interface LockGraph {
+  /** The picture's title. Default 'lock dependencies'. */
   title?: string;
-  /** Every class drawn; `rank` is its position in the declared order (0 = outermost), absent if undeclared. */
-  classes: { name: string; rank?: number }[];
+  /** Every class drawn. */
+  classes: {
+    /** The lock class, e.g. 'its.cmd_lock'. */
+    name: string;
+    /** Its position in the declared order (0 = outermost); absent if undeclared. */
+    rank?: number;
+  }[];
+  /** Every dependency edge. */
   edges: LockGraphEdge[];
 }
 
+/** One edge: `to` was taken while `from` was held. */
 export interface LockGraphEdge {
+  /** The class held. */
   from: string;
+  /** The class taken. */
   to: string;
   /** The thread the edge is attributed to. */
   thread: string;
@@ -37,6 +48,7 @@ const key = (from: string, to: string): string => `${from}\u0000${to}`;
  * finding's held -> acquired pair; a hierarchy finding made by a trylock has no
  * edge, so one is added, dashed, with note 'trylock'. A recursive finding is a
  * self-loop. `order` gives the ranks (default: today's upstream order).
+ * Pass `vm.lockReport()`'s edges and findings.
  */
 export function lockGraphFromValidator(edges: EdgeProvenance[], findings: Finding[],
   order: readonly string[] = LOCK_ORDER_UPSTREAM): LockGraph {

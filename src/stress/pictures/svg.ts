@@ -20,6 +20,7 @@ export async function dotToSvg(dot: string): Promise<string> {
   return (await graphviz()).renderString(dot, { format: 'svg', engine: 'dot' });
 }
 
+/** The graph laid out by Graphviz (WebAssembly, loaded on first use) as a standalone SVG document. */
 export function lockGraphToSvg(g: LockGraph): Promise<string> {
   return dotToSvg(lockGraphToDot(g));
 }

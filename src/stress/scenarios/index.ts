@@ -11,8 +11,10 @@ import { blindSpot } from './blind-spot.js';
 import { migrateStorm } from './migrate-storm.js';
 import { lpiSoak } from './lpi-soak.js';
 
+/** The built-in stress scenarios, in order a .. f (`vgic-lab stress --list`). */
 export const SCENARIOS: readonly Scenario[] = Object.freeze([saveBusy, v72017, v72017Blocking, upstream, blindSpot, migrateStorm, lpiSoak]);
 
+/** A built-in scenario by name ('save-busy') or letter ('a'); undefined if there is none. */
 export function findScenario(name: string): Scenario | undefined {
   return SCENARIOS.find((s) => s.name === name || s.letter === name);
 }

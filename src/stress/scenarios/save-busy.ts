@@ -73,6 +73,7 @@ export const saveBusy: Scenario = {
         `${figures.cycles}/${CYCLES} paused round trips (${figures.saves} saves, ${figures.restores} restores)${why ? `; ${why}` : ''}`,
       figures,
     });
+    // A tried protocol (options.lockProtocol) replaces 'upstream' here (the runner): it must give the same results.
     const vm = await bootTrafficVm(ctx, o, { lockProtocol: 'upstream' });
     if (typeof vm === 'string') return done(false, vm);
     const r0 = rounds(vm);

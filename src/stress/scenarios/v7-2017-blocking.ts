@@ -18,6 +18,9 @@ export const v72017Blocking: Scenario = {
   schedules: ['free', 'random', 'pct'],
   // Blocking vcpu.mutex under its_lock is also against the hierarchy, and closes an inversion, once taken.
   expects: { findings: ['hierarchy', 'inversion'], deadlock: true },
+  // The switch turns any protocol's vCPU trylocks into locks, so it would deadlock every protocol alike; a
+  // protocol with blocking vCPU locks of its own says so in its steps ({ lock: 'vcpu.mutex[all]', mode: 'lock' }).
+  takesLockProtocol: false,
   async run(o, ctx) {
     const r = await saveUnderTraffic(ctx, o, { lockProtocol: 'v7-2017', blockingVcpuLocks: true });
     const w = ctx.watch();

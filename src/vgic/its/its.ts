@@ -56,21 +56,29 @@ export interface ItsOptions {
 
 /** One ITE in a snapshot. */
 export interface ItsIteSnapshot {
+  /** The EventID this ITE translates. */
   eventId: number;
+  /** The LPI it maps to. */
   intid: number;
   /** null: the ITE's collection was removed (MAPC V=0 / BASER1 Valid=0). */
   icid: number | null;
 }
 
+/** One mapped device (MAPD) in a snapshot. */
 export interface ItsDeviceSnapshot {
+  /** The DeviceID. */
   deviceId: number;
+  /** Guest-physical address of its ITT. */
   ittAddr: number;
+  /** EventID width (the ITT has 2^eventIdBits entries). */
   eventIdBits: number;
   /** Ascending EventID. */
   ites: ItsIteSnapshot[];
 }
 
+/** One mapped collection (MAPC) in a snapshot. */
 export interface ItsCollectionSnapshot {
+  /** The collection ID. */
   icid: number;
   /** vcpu_id, or COLLECTION_NOT_MAPPED (0xFFFF_FFFF). */
   target: number;
@@ -78,12 +86,19 @@ export interface ItsCollectionSnapshot {
 
 /** A copy of an ITS's registers and translation state (nothing in it aliases the live state). */
 export interface ItsSnapshot {
+  /** The ITS's index in the VM. */
   index: number;
+  /** GITS_CTLR.Enabled. */
   enabled: boolean;
+  /** GITS_CBASER. */
   cbaser: bigint;
+  /** GITS_CREADR (byte offset into the command queue). */
   creadr: number;
+  /** GITS_CWRITER (byte offset into the command queue). */
   cwriter: number;
+  /** GITS_BASER0 (device table) and GITS_BASER1 (collection table). */
   baser: [bigint, bigint];
+  /** The save/restore ABI revision (GITS_IIDR.Revision). */
   abiRev: number;
   /** Ascending DeviceID. */
   devices: ItsDeviceSnapshot[];
