@@ -41,7 +41,7 @@ import { ID_OFFSETS, type RegAccess, type RegBatchReply, type RegDump } from './
 import {
   afterReset, afterWrite, BASER_RESET, creationDump, dumpDiff, readValue, regionAt, userOffsetAligned, userWidth, VALID, zeroDump,
 } from './registers-rules.js';
-import { count, FuzzFailure, resultName, type FuzzSession, type FuzzTarget, type FuzzTargetOptions } from './types.js';
+import { count, FuzzFailure, type FuzzSession, type FuzzTarget, type FuzzTargetOptions } from './types.js';
 import { bounded, destroyVm, expectHealthy, expectNoLocksHeld } from './vm-checks.js';
 
 const GUEST = new URL('./registers-guest.js', import.meta.url).href;
