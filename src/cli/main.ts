@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   bench: { summary: 'run the benchmarks (each beside its baseline, as ratios); --json, --quick, --compare old.json new.json', load: () => import('./bench.js') },
   soak: { summary: 'long reliability run: MSI storm, command churn, save/restore, migration; lost/phantom/findings/RSS per minute', load: () => import('./soak.js') },
   faults: { summary: 'inject faults (killed vCPU/actor workers, a guest that never returns or throws, a full mailbox) under load; check recovery; --repeat, --json', load: () => import('./faults.js') },
+  fuzz: { summary: 'fuzz command streams, table images and register accesses on live VMs: --minutes --runs --target --seed --replay --json', load: () => import('./fuzz.js') },
   curves: { summary: 'scaling curves (vCPUs, ITSs, table size, memory) as SVG charts + JSON; --quick, --json, --out DIR', load: () => import('./curves.js') },
 };
 

@@ -61,6 +61,12 @@ export interface VmOptions {
   /** Maximum actors (devices) in the VM, 1..1024. Default 32. */
   maxActors?: number;
   /**
+   * Threads the VM may register over its life: the VMM, vCPUs, actor hosts
+   * and every injector thread ever attached (an exited thread keeps its tid,
+   * as lock words and reports may still name it), vcpus + 2..16384. Default 256.
+   */
+  maxThreads?: number;
+  /**
    * Run the lock-order validator on every thread of the VM (`true` for the
    * defaults: today's hierarchy, or the lock protocol's own when it declares
    * one (LockProtocol.hierarchy); vcpu.mutex nesting under kvm.lock). Costs an
@@ -96,6 +102,7 @@ export const VM_DEFAULTS = {
   resultWords: 256,
   pauseTimeoutMs: 10_000,
   maxActors: 32,
+  maxThreads: 256,
 };
 
 export interface ResolvedVmOptions {
@@ -109,6 +116,7 @@ export interface ResolvedVmOptions {
   resultWords: number;
   pauseTimeoutMs: number;
   maxActors: number;
+  maxThreads: number;
   validator: ValidatorOptions | undefined;
   schedule: ScheduleConfig | undefined;
   /** Events kept per thread, when the timeline is on. */
@@ -184,6 +192,8 @@ export function resolveVmOptions(o: VmOptions = {}): ResolvedVmOptions {
     resultWords: int('resultWords', o.resultWords ?? VM_DEFAULTS.resultWords, 1, 1 << 20),
     pauseTimeoutMs,
     maxActors: int('maxActors', o.maxActors ?? VM_DEFAULTS.maxActors, 1, 1024),
+    // Room for the VMM, every vCPU and one actor host at least.
+    maxThreads: int('maxThreads', o.maxThreads ?? VM_DEFAULTS.maxThreads, vcpus + 2, 16_384),
     validator: resolveValidatorOptions(o.validator),
     schedule: o.schedule === undefined ? undefined : resolveSchedule(o.schedule),
     timeline: o.timeline === undefined || o.timeline === false ? undefined

@@ -109,7 +109,7 @@ export class Vm {
 
   private constructor(options: ResolvedVmOptions, extensions: VcpuExtensionSpec[]) {
     this.options = options;
-    const arena = LockArena.create({}, options.lockStat);
+    const arena = LockArena.create({ threads: options.maxThreads }, options.lockStat);
     const locks = {
       kvm: arena.allocLock(KVM_LOCK),
       slots: arena.allocLock(SLOTS_LOCK),
@@ -118,7 +118,8 @@ export class Vm {
     };
     this.shared = {
       arena: arena.buffer,
-      directory: ActorDirectory.create({ maxActors: options.maxActors, mailboxCapacity: options.mailboxCapacity }),
+      // Reply slots: one per tid, then a pool for the VMM's requests in flight (ActorClient).
+      directory: ActorDirectory.create({ maxActors: options.maxActors, mailboxCapacity: options.mailboxCapacity, replySlots: options.maxThreads + 256 }),
       memslots: allocateMemslots(options.memory, 'options.memory'),
       vcpus: VcpuBlock.create(options.vcpus, options.resultWords),
       bus: IoBus.create(),

@@ -198,7 +198,8 @@ export class LockArena {
     const slot = Atomics.add(this.i32, H_THREADS, 1);
     if (slot >= this.maxThreads) {
       Atomics.sub(this.i32, H_THREADS, 1);
-      throw new RangeError(`lock arena: more than ${this.maxThreads} threads (option arena.threads)`);
+      // Tids are never reused (lock words, findings and reports may still name an exited thread).
+      throw new RangeError(`lock arena: more than ${this.maxThreads} threads registered (createVm options.maxThreads; ArenaCapacity.threads)`);
     }
     const base = this.threadRecord(slot + 1);
     this.i32[base + T_KIND] = KINDS.indexOf(kind);
