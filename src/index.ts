@@ -104,10 +104,13 @@ export type { Summary } from './bench/stats.js';
 export { BUDGETS, type Benchmark, type Budget, type BudgetName, type RunContext, type Session, type Target } from './bench/types.js';
 export { defineBenchmark, runBenchmarks, type UserBenchmarkSpec, type RunBenchmarksOptions } from './bench/user.js';
 
-// ---- reliability: conservation, soak, fault injection ------------------------------
+// ---- reliability: conservation, soak, fault injection, fuzzing ---------------------------
 export {
   ConservationLedger, formatConservation, type ConservationReport, type LpiDeliveryProbe, type MsiSignaller,
 } from './reliability/conservation.js';
 export { runSoak, type SoakOptions, type SoakRow, type SoakResult } from './reliability/soak.js';
 export { runFault, FAULTS, type FaultOptions, type FaultResult, type FaultCheck } from './reliability/faults.js';
+export {
+  runFuzz, FUZZ_TARGETS, type FuzzRunOptions, type FuzzReport, type FuzzFailureReport, type FuzzProgress, type FuzzTargetName,
+} from './reliability/fuzz/index.js';
 

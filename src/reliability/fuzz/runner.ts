@@ -12,16 +12,23 @@ import { registersTarget } from './registers.js';
 import { tablesTarget } from './tables.js';
 import { FuzzFailure, type FuzzTarget, type FuzzTargetName } from './types.js';
 
+/** Where a fuzz run is, for a progress bar. */
 export interface FuzzProgress {
+  /** The target being fuzzed. */
   target: FuzzTargetName;
+  /** Cases run so far. */
   cases: number;
+  /** Failures so far. */
   failures: number;
+  /** Time since the run started. */
   elapsedMs: number;
   /** 0..1 of the run's budget (cases or time). */
   fraction: number;
 }
 
+/** Options of runFuzz. */
 export interface FuzzRunOptions {
+  /** Which fuzzer: 'commands' (ITS command streams on a live VM), 'tables' (RESTORE_TABLES images) or 'registers'. */
   target: FuzzTargetName;
   /** Default: random. */
   seed?: number;
@@ -30,29 +37,43 @@ export interface FuzzRunOptions {
   /** Number of cases (instead of a time budget). */
   runs?: number;
   /** Re-run one counterexample: the seed and path a failure reported. */
-  replay?: { seed: number; path: string };
+  replay?: {
+    /** The failure's seed. */
+    seed: number;
+    /** The failure's fast-check path. */
+    path: string;
+  };
   /** How long shrinking a failure may take. Default 60 s. */
   shrinkMs?: number;
   /** Self-test: each target breaks what it checks (see its header). */
   sabotage?: boolean;
+  /** Called after each chunk of cases. Default none. */
   onProgress?: (p: FuzzProgress) => void;
 }
 
+/** One property that did not hold, with what replays it. */
 export interface FuzzFailureReport {
   /** The chunk's fast-check seed and the counterexample's path: `seed:path` replays it. */
   seed: number;
+  /** The counterexample's fast-check path. */
   path: string;
+  /** Which property failed, and what was seen. */
   message: string;
   /** The (shrunk) case, as fast-check prints it. */
   counterexample: string;
 }
 
+/** What a fuzz run did and found. */
 export interface FuzzReport {
+  /** The target fuzzed. */
   target: FuzzTargetName;
+  /** The run's seed (random unless given). */
   seed: number;
   /** Cases run (shrinking attempts included). */
   cases: number;
+  /** Every failure, shrunk. Empty: every property held. */
   failures: FuzzFailureReport[];
+  /** Wall-clock length of the run. */
   durationMs: number;
   /** What the cases reached (the target's counters). */
   stats: Record<string, number>;
@@ -80,10 +101,15 @@ function describeError(e: unknown): string {
   return `an exception escaped: ${String(e)}`;
 }
 
+/**
+ * Fuzz one target for a time or case budget (fast-check, seeded): random and
+ * malformed guest-controlled input, each case checked against the spec's
+ * properties. Never throws for a failed property: see `failures`.
+ */
 export async function runFuzz(o: FuzzRunOptions): Promise<FuzzReport> {
   const target = fuzzTarget(o.target);
-  if (o.runs !== undefined && (!Number.isInteger(o.runs) || o.runs < 1)) throw new RangeError('runs must be a positive integer');
-  if (o.minutes !== undefined && !(o.minutes > 0)) throw new RangeError('minutes must be a positive number');
+  if (o.runs !== undefined && (!Number.isInteger(o.runs) || o.runs < 1)) throw new RangeError(`options.runs must be a positive integer (got ${String(o.runs)})`);
+  if (o.minutes !== undefined && !(o.minutes > 0)) throw new RangeError(`options.minutes must be a positive number (got ${String(o.minutes)})`);
   const seed = o.replay?.seed ?? o.seed ?? Math.floor(Math.random() * 2 ** 31);
   const budgetMs = o.runs === undefined ? (o.minutes ?? 1) * 60_000 : Infinity;
   const shrinkMs = o.shrinkMs ?? 60_000;

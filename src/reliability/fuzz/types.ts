@@ -7,7 +7,9 @@
 import type fc from 'fast-check';
 import { errnoName } from '../../uapi/errno.js';
 
+/** The fuzz targets. */
 export type FuzzTargetName = 'commands' | 'tables' | 'registers';
+/** Every fuzz target, in the order `vgic-lab fuzz` runs them. */
 export const FUZZ_TARGETS: readonly FuzzTargetName[] = ['commands', 'tables', 'registers'];
 
 /** A property that did not hold, in words (which property, what was seen). */
