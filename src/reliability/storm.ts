@@ -28,8 +28,10 @@ interface StormData {
   words: SharedArrayBuffer;
 }
 
-// Control and counter words of one injector.
-const W_STOP = 0, W_HOLD = 1, W_HELD = 2, W_SENT = 3, W_ACCEPTED = 4, W_REFUSED = 5, W_FIRST_ERROR = 6, W_DONE = 7, WORDS = 8;
+// Control words of one injector (Int32), then its counters (BigInt64: a long soak passes 2^31 MSIs per injector).
+const W_STOP = 0, W_HOLD = 1, W_HELD = 2, W_FIRST_ERROR = 3, W_DONE = 4, WORDS = 8;
+const C_SENT = 0, C_ACCEPTED = 1, C_REFUSED = 2, COUNTERS = 3;
+const counters = (sab: SharedArrayBuffer) => new BigInt64Array(sab, 4 * WORDS, COUNTERS);
 
 export interface StormFigures {
   sent: number;
@@ -51,7 +53,8 @@ export interface LedgerStorm {
 
 /** Start `lists.length` injector workers on the VM behind `handle`, recording into the ledger behind `ledger`. */
 export function startLedgerStorm(handle: InjectorHandle, ledger: SharedArrayBuffer, lists: LedgerMsi[][]): LedgerStorm {
-  const words = lists.map(() => new Int32Array(new SharedArrayBuffer(4 * WORDS)));
+  const words = lists.map(() => new Int32Array(new SharedArrayBuffer(4 * WORDS + 8 * COUNTERS), 0, WORDS));
+  const counts = words.map((w) => counters(w.buffer as SharedArrayBuffer));
   const errors: Error[] = [];
   const exited = lists.map((msis, index) => {
     const data: StormData = { role: ROLE, handle, index, msis, ledger, words: words[index]!.buffer as SharedArrayBuffer };
@@ -60,9 +63,9 @@ export function startLedgerStorm(handle: InjectorHandle, ledger: SharedArrayBuff
     return new Promise<void>((resolve) => w.once('exit', () => resolve()));
   });
   const figures = (): StormFigures => {
-    const sum = (i: number) => words.reduce((a, w) => a + Atomics.load(w, i), 0);
-    const failed = words.find((w) => Atomics.load(w, W_REFUSED) > 0);
-    return { sent: sum(W_SENT), accepted: sum(W_ACCEPTED), refused: sum(W_REFUSED), firstError: failed ? Atomics.load(failed, W_FIRST_ERROR) : 0 };
+    const sum = (i: number) => counts.reduce((a, c) => a + Number(Atomics.load(c, i)), 0);
+    const failed = words.findIndex((_, k) => Atomics.load(counts[k]!, C_REFUSED) > 0n);
+    return { sent: sum(C_SENT), accepted: sum(C_ACCEPTED), refused: sum(C_REFUSED), firstError: failed >= 0 ? Atomics.load(words[failed]!, W_FIRST_ERROR) : 0 };
   };
   let stopped: Promise<StormFigures> | undefined;
   // Each hold has a generation of its own, so a park acknowledged for the last hold does not answer this one.
@@ -110,12 +113,13 @@ async function injectorMain(d: StormData): Promise<void> {
   const st = new VgicState((d.handle.shared.devices[VGIC_DEVICE_KEY] as { state: SharedArrayBuffer }).state);
   const probe = { delivered: (intid: number) => Atomics.load(st.i32, st.lpi(intid) + L_DELIVERED) };
   const ledger = ConservationLedger.attach(d.ledger);
-  const w = new Int32Array(d.words);
+  const w = new Int32Array(d.words, 0, WORDS);
+  const c = counters(d.words);
   let sent = 0, accepted = 0, refused = 0;
   const publish = () => {
-    Atomics.store(w, W_SENT, sent);
-    Atomics.store(w, W_ACCEPTED, accepted);
-    Atomics.store(w, W_REFUSED, refused);
+    Atomics.store(c, C_SENT, BigInt(sent));
+    Atomics.store(c, C_ACCEPTED, BigInt(accepted));
+    Atomics.store(c, C_REFUSED, BigInt(refused));
   };
   while (Atomics.load(w, W_STOP) === 0) {
     for (const m of d.msis) {
