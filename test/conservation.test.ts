@@ -13,6 +13,7 @@ import { ConservationLedger, formatConservation, type LpiDeliveryProbe } from '.
 import { bootChurnVm, churnPlan, churnRounds, restoreChurnVm, saveRestoreInPlace } from '../dist/src/reliability/churn-vm.js';
 import { startLedgerStorm, type LedgerStorm } from '../dist/src/reliability/storm.js';
 import { saveVm } from '../dist/src/migrate/steps.js';
+import { translationView } from '../dist/src/vgic/equivalence.js';
 import { createVm } from '../dist/src/index.js';
 import { waitForItsSetup } from '../dist/src/guest/setup-wait.js';
 import { HANG_MS, waitForWord, waitUntil } from './helpers/wait.js';
@@ -126,7 +127,7 @@ describe('conservation on a live VM (tracked LPIs moved by MOVI/MOVALL while sto
     // Migration: the ledger carries the source's deliveries over; the destination's guest resumes its churn.
     expect(await storm.hold()).toBe(true);
     expect(await vm.pause()).toBe(0);
-    await latch(vm, ledger, plan.msisPerIts.flat());
+    await latch(vm, ledger, [...plan.msisPerIts.flat(), ...plan.sentinels]);
     const snap = await saveVm(vm);
     const atSave = ledger.check(vm.gic.vgic);
     expect(atSave).toMatchObject({ lost: 0, phantom: 0 });
@@ -199,5 +200,34 @@ describe('conservation: a bare MOVALL and migration (KVM behaviour the checker e
     // 8192's bit went to vCPU 1's pending table (its target); RESTORE_TABLES re-created it on collection 0's vCPU 0 and read vCPU 0's.
     expect(vm.gic.vgic.lpiTarget(8192)).toBe(0);
     expect(ledger.check(vm.gic.vgic)).toMatchObject({ lost: 1, lostLpis: [8192], pending: 1 });
+  });
+});
+
+describe('the churn guest after a migration', () => {
+  it('a restored guest whose collection map is ahead of the ITS (a save between the map and the MAPCs) re-maps every collection from it, so tracked LPIs keep following their collections', async () => {
+    const plan = churnPlan({ ...PLAN, its: 1 });
+    const src = await bootChurnVm(plan);
+    vms.push(src);
+    await waitUntil(() => churnRounds(src).rounds >= 5, 'the guest\'s first command rounds');
+    expect(await src.pause()).toBe(0);
+    // What a save in the middle of a move leaves: the map says collection 0 went elsewhere, the ITS still has it where it was.
+    const results = src.results(0);
+    const mapWord = results.length - 8 - 1 * PLAN.vcpus + 0;
+    const onIts = (await translationView(src.gic)).its[0]!.collections.find((c) => c.icid === 0)!.target;
+    results[mapWord] = ((onIts + 1) % PLAN.vcpus) + 1;
+    const snap = await saveVm(src);
+    const dst = await restoreChurnVm(plan, snap);
+    vms.push(dst);
+    expect(await dst.start()).toBe(0);
+    const r0 = churnRounds(dst).rounds;
+    await waitUntil(() => churnRounds(dst).error !== 0 || churnRounds(dst).rounds >= r0 + 20, 'rounds on the destination');
+    expect(churnRounds(dst).error).toBe(0);
+    expect(await dst.pause()).toBe(0);
+    const view = await translationView(dst.gic);
+    const map = (icid: number) => (dst.results(0)[results.length - 8 - PLAN.vcpus + icid] || icid + 1) - 1;
+    for (const c of view.its[0]!.collections) expect(c.target, `collection ${c.icid}: ITS and the guest's map agree`).toBe(map(c.icid));
+    for (const m of view.its[0]!.mappings.filter((x) => plan.tracked.includes(x.intid))) {
+      expect(dst.gic.vgic.lpiTarget(m.intid), `LPI ${m.intid} targets its collection's vCPU`).toBe(m.vcpu);
+    }
   });
 });

@@ -100,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
       `${t.saves} saves, ${t.ebusy}/${t.saveAttempts} SAVE_TABLES -EBUSY while running, ${t.pauses} pauses, ${t.migrations} migrations`);
     out(`conservation: ${formatConservation(r.conservation)}`);
     out(`validator findings ${t.findings}, faults ${t.faults}; RSS ${r.memory.firstMiB} -> ${r.memory.lastMiB} MiB ` +
-      `(${r.memory.growthMiB >= 0 ? '+' : ''}${r.memory.growthMiB} MiB, ${r.memory.flat ? 'flat' : 'GROWING'})`);
+      `(${r.memory.growthMiB >= 0 ? '+' : ''}${r.memory.growthMiB} MiB, ${!r.memory.judged ? 'too short to judge' : r.memory.flat ? 'flat' : 'GROWING'})`);
     for (const e of r.errors) out(`error: ${e}`);
     out(r.ok ? 'soak: ok' : 'soak: FAILED');
   }

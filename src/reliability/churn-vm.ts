@@ -38,8 +38,15 @@ export interface ChurnPlan {
   args: ChurnArgs;
   /** Every tracked LPI (the ledger's). */
   tracked: number[];
-  /** The MSIs of each ITS's tracked device, with their LPIs. */
+  /** The MSIs of each ITS's tracked device the storm sends, with their LPIs. */
   msisPerIts: LedgerMsi[][];
+  /**
+   * One more tracked event per ITS that the storm leaves alone: the VMM
+   * signals it only while it is not pending, so each accepted MSI must give
+   * exactly one delivery, and a stray delivery shows as a phantom (on a
+   * stormed LPI it would hide among the coalesced MSIs).
+   */
+  sentinels: LedgerMsi[];
 }
 
 /** Tracked device 16 + n and churn device 64 + n on ITS n; LPIs spread over the vCPUs. */
@@ -48,12 +55,17 @@ export function churnPlan(o: ChurnVmOptions): ChurnPlan {
   const tracked: ChurnArgs['tracked'] = [];
   const churn: ChurnArgs['churn'] = [];
   const msisPerIts: LedgerMsi[][] = [];
-  const churnBase = 8192 + o.its * o.events;
+  const sentinels: LedgerMsi[] = [];
+  const perIts = o.events + 1;
+  const churnBase = 8192 + o.its * perIts;
   for (let n = 0; n < o.its; n++) {
-    const events = Array.from({ length: o.events }, (_, e) => ({ eventId: e, intid: 8192 + n * o.events + e, icid: (n * o.events + e) % o.vcpus }));
+    // Events 0..events-1 are stormed; event `events` is the sentinel.
+    const events = Array.from({ length: perIts }, (_, e) => ({ eventId: e, intid: 8192 + n * perIts + e, icid: (n * perIts + e) % o.vcpus }));
     devices.push({ its: n, deviceId: TRACKED_DEVICE + n, events });
     events.forEach((e) => tracked.push({ its: n, deviceId: TRACKED_DEVICE + n, eventId: e.eventId }));
-    msisPerIts.push(events.map((e) => ({ msi: { address: defaultItsBase(n) + 0x1_0040, data: e.eventId, devid: TRACKED_DEVICE + n }, intid: e.intid })));
+    const msis = events.map((e) => ({ msi: { address: defaultItsBase(n) + 0x1_0040, data: e.eventId, devid: TRACKED_DEVICE + n }, intid: e.intid }));
+    sentinels.push(msis.pop()!);
+    msisPerIts.push(msis);
     const intidBase = churnBase + n * o.churnEvents;
     devices.push({
       its: n, deviceId: CHURN_DEVICE + n,
@@ -72,8 +84,9 @@ export function churnPlan(o: ChurnVmOptions): ChurnPlan {
       ...(o.validator ? { validator: true } : {}),
     },
     args,
-    tracked: msisPerIts.flat().map((m) => m.intid),
+    tracked: [...msisPerIts.flat(), ...sentinels].map((m) => m.intid),
     msisPerIts,
+    sentinels,
   };
 }
 

@@ -16,8 +16,11 @@
  * (MOVI/MOVALL, save/restore and migration keep the INTID).
  */
 
-/** Per tracked LPI: its INTID, MSIs accepted, the highest count before one, deliveries on earlier VMs, and the last loss reported. */
-const S_INTID = 0, S_ACCEPTED = 1, S_LAST_BEFORE = 2, S_BASE = 3, S_REPORTED = 4, SLOT_WORDS = 5;
+/**
+ * Per tracked LPI (Int32): its INTID, the highest count before an accepted MSI, deliveries on earlier VMs, and the
+ * last loss reported. MSIs accepted are 64-bit, after the Int32 slots: a long soak passes 2^31 per LPI.
+ */
+const S_INTID = 0, S_LAST_BEFORE = 1, S_BASE = 2, S_REPORTED = 3, SLOT_WORDS = 4;
 const NONE = -1;
 
 /** What the ledger reads of a VM: the model's per-LPI counters (`vm.gic.vgic` is one). */
@@ -67,26 +70,33 @@ export interface ConservationReport {
  */
 export class ConservationLedger {
   private readonly slots: Int32Array;
+  private readonly accepts: BigInt64Array;
   private readonly slotOf = new Map<number, number>();
 
   private constructor(
     /** The ledger's shared memory: pass it to attach() on another thread. */
     readonly buffer: SharedArrayBuffer,
   ) {
-    this.slots = new Int32Array(buffer);
+    const n = new Int32Array(buffer, 0, 1)[0]!;
+    this.slots = new Int32Array(buffer, 8, n * SLOT_WORDS);
+    this.accepts = new BigInt64Array(buffer, 8 + 8 * Math.ceil((4 * n * SLOT_WORDS) / 8), n);
     for (let k = 0; k < this.size; k++) this.slotOf.set(this.slots[k * SLOT_WORDS + S_INTID]!, k);
   }
 
   /** A ledger over these LPIs (distinct INTIDs). */
   static create(intids: readonly number[]): ConservationLedger {
     if (new Set(intids).size !== intids.length) throw new RangeError('ConservationLedger.create: INTIDs must be distinct');
-    const slots = new Int32Array(new SharedArrayBuffer(4 * SLOT_WORDS * intids.length));
+    // Layout: [count, pad], the Int32 slots, padding to 8 bytes, one BigInt64 per LPI.
+    const n = intids.length;
+    const buffer = new SharedArrayBuffer(8 + 8 * Math.ceil((4 * n * SLOT_WORDS) / 8) + 8 * n);
+    new Int32Array(buffer, 0, 1)[0] = n;
+    const slots = new Int32Array(buffer, 8, n * SLOT_WORDS);
     intids.forEach((intid, k) => {
       slots[k * SLOT_WORDS + S_INTID] = intid;
       slots[k * SLOT_WORDS + S_LAST_BEFORE] = NONE;
       slots[k * SLOT_WORDS + S_REPORTED] = NONE;
     });
-    return new ConservationLedger(slots.buffer as SharedArrayBuffer);
+    return new ConservationLedger(buffer);
   }
 
   /** The same ledger on another thread (pass `buffer` in workerData). */
@@ -158,10 +168,11 @@ export class ConservationLedger {
     const s = this.slots;
     for (const [intid, k] of this.slotOf) {
       const o = k * SLOT_WORDS;
+      // The MSIs' side first: read after the deliveries, a concurrent MSI could look unsatisfied (a false loss).
+      const lastBefore = Atomics.load(s, o + S_LAST_BEFORE);
+      const accepted = Number(Atomics.load(this.accepts, k));
       const { delivered, pending } = probe.deliveryState(intid);
       const total = Atomics.load(s, o + S_BASE) + delivered;
-      const accepted = Atomics.load(s, o + S_ACCEPTED);
-      const lastBefore = Atomics.load(s, o + S_LAST_BEFORE);
       r.accepted += accepted;
       r.delivered += total;
       if (pending) r.pending++;
@@ -188,7 +199,7 @@ export class ConservationLedger {
 
   private record(o: number, before: number): void {
     const s = this.slots;
-    Atomics.add(s, o + S_ACCEPTED, 1);
+    Atomics.add(this.accepts, o / SLOT_WORDS, 1n);
     // Atomic max: injector threads may record the same LPI at once.
     for (let cur = Atomics.load(s, o + S_LAST_BEFORE); before > cur;) {
       const seen = Atomics.compareExchange(s, o + S_LAST_BEFORE, cur, before);

@@ -47,8 +47,8 @@ export interface LedgerStorm {
   /** Park every injector between two MSIs; resolves once all of them are parked (false: one did not park in time). */
   hold(timeoutMs?: number): Promise<boolean>;
   release(): void;
-  /** Stop and wait for every injector to exit. */
-  stop(): Promise<StormFigures>;
+  /** Stop and wait for every injector to exit; after `timeoutMs` (default 30 s) terminate them and reject. */
+  stop(timeoutMs?: number): Promise<StormFigures>;
 }
 
 /** Start `lists.length` injector workers on the VM behind `handle`, recording into the ledger behind `ledger`. */
@@ -56,12 +56,18 @@ export function startLedgerStorm(handle: InjectorHandle, ledger: SharedArrayBuff
   const words = lists.map(() => new Int32Array(new SharedArrayBuffer(4 * WORDS + 8 * COUNTERS), 0, WORDS));
   const counts = words.map((w) => counters(w.buffer as SharedArrayBuffer));
   const errors: Error[] = [];
-  const exited = lists.map((msis, index) => {
+  // Per injector: its worker has exited (it sends nothing more, whatever its words say).
+  const gone = lists.map(() => false);
+  const workers = lists.map((msis, index) => {
     const data: StormData = { role: ROLE, handle, index, msis, ledger, words: words[index]!.buffer as SharedArrayBuffer };
     const w = new Worker(SELF, { workerData: data, name: `storm injector ${index}` });
     w.on('error', (e) => errors.push(e));
-    return new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    return w;
   });
+  const exited = workers.map((w, index) => new Promise<void>((resolve) => w.once('exit', () => {
+    gone[index] = true;
+    resolve();
+  })));
   const figures = (): StormFigures => {
     const sum = (i: number) => counts.reduce((a, c) => a + Number(Atomics.load(c, i)), 0);
     const failed = words.findIndex((_, k) => Atomics.load(counts[k]!, C_REFUSED) > 0n);
@@ -75,9 +81,9 @@ export function startLedgerStorm(handle: InjectorHandle, ledger: SharedArrayBuff
     async hold(timeoutMs = 30_000) {
       const g = ++generation;
       for (const w of words) Atomics.store(w, W_HOLD, g);
-      for (const w of words) {
-        // An injector that has exited (its worker failed) is not sending either.
-        if (!(await waitForWord(w, W_HELD, (v) => v === g || Atomics.load(w, W_DONE) === 1 || errors.length > 0, timeoutMs))) return false;
+      for (const [k, w] of words.entries()) {
+        // An injector whose worker has exited is not sending either.
+        if (!(await waitForWord(w, W_HELD, (v) => v === g || gone[k]!, timeoutMs))) return false;
       }
       return true;
     },
@@ -87,14 +93,24 @@ export function startLedgerStorm(handle: InjectorHandle, ledger: SharedArrayBuff
         Atomics.notify(w, W_HOLD);
       }
     },
-    stop() {
+    stop(timeoutMs = 30_000) {
       stopped ??= (async () => {
         for (const w of words) {
           Atomics.store(w, W_STOP, 1);
           Atomics.store(w, W_HOLD, 0);
           Atomics.notify(w, W_HOLD);
         }
-        await Promise.all(exited);
+        // An injector stuck in signalMsi (a hung VM) is terminated after the grace, and that is an error.
+        let timer: NodeJS.Timeout | undefined;
+        const late = await Promise.race([
+          Promise.all(exited).then(() => false),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
+        ]);
+        clearTimeout(timer);
+        if (late) {
+          await Promise.all(workers.map((w) => w.terminate()));
+          throw new Error(`storm injectors did not stop within ${timeoutMs} ms (terminated)`);
+        }
         if (errors.length > 0) throw errors[0]!;
         const early = words.findIndex((w) => Atomics.load(w, W_DONE) !== 1);
         if (early >= 0) throw new Error(`storm injector ${early} exited before reporting its counts`);

@@ -18,11 +18,13 @@
  *    interrupts and WFIs.
  *
  * The guest keeps no queue state (its-traffic.ts's itsCommand reads CBASER
- * and CWRITER each time), so a save/restore or a migration under it is
- * invisible. Results: irq-loop.ts's layout, then the collection map (each
+ * and CWRITER each time), so the queue survives a save/restore or a
+ * migration under it; its only other state is the collection map. Results: irq-loop.ts's layout, then the collection map (each
  * collection's vCPU + 1, 0 for its initial icid == vCPU; kept in results so
- * it survives migration), then rounds and a failure's -errno counted from
- * the end (its-traffic.ts's R_* words).
+ * it survives migration; a restored guest re-maps every collection from it
+ * first, since a save can land between writing the map and the move's
+ * commands), then rounds and a failure's -errno counted from the end
+ * (its-traffic.ts's R_* words).
  */
 import type { GuestMain } from '../../kvm/guest-api.js';
 import { SETUP_MAILBOX_GPA } from '../../guest/alloc.js';
@@ -66,8 +68,16 @@ function nextCommands(random: () => number, a: ChurnArgs, nrVcpus: number, resul
   const t = a.tracked[pick(random, a.tracked.length)]!;
   const vcpu = () => pick(random, nrVcpus);
   if (r < 0.3) return [{ its: t.its, cmd: { cmd: 'MOVI', deviceId: t.deviceId, eventId: t.eventId, icid: vcpu() } }];
-  if (r < 0.35) {
-    const from = vcpu(), to = vcpu(), nrIts = a.setup.its?.length ?? 1;
+  const nrIts = a.setup.its?.length ?? 1;
+  if (r < 0.33) {
+    // One collection to another redistributor (MAPC retargets its LPIs): spreads what evacuations gather.
+    const its = pick(random, nrIts), icid = vcpu(), to = vcpu();
+    Atomics.store(results, collWord(results, nrIts, nrVcpus, its, icid), to + 1);
+    return [{ its, cmd: { cmd: 'MAPC', icid, rdbase: to, valid: true } }, { its, cmd: { cmd: 'SYNC', rdbase: to } }];
+  }
+  if (r < 0.36) {
+    // Evacuate a redistributor: every collection on it moved, then MOVALL.
+    const from = vcpu(), to = vcpu();
     const cmds: { its: number; cmd: ItsCommand }[] = [];
     for (let its = 0; its < nrIts; its++) {
       for (let icid = 0; icid < nrVcpus; icid++) {
@@ -111,6 +121,18 @@ const churnGuest: GuestMain<ChurnArgs> = (guest, args) => {
     }
     const random = seededRandom(args.seed ^ Atomics.load(results, R_ROUNDS));
     const buf = new Uint8Array(32);
+    if (args.resume) {
+      // The map is written before a move's commands go out, so a save in the middle of a move carries a map
+      // ahead of the ITS. Re-map every collection as the map says (MAPC is idempotent): from here on they agree,
+      // and a later evacuation never degrades into a bare MOVALL.
+      for (let its = 0; its < bases.length; its++) {
+        for (let icid = 0; icid < guest.nrVcpus; icid++) {
+          const target = (Atomics.load(results, collWord(results, bases.length, guest.nrVcpus, its, icid)) || icid + 1) - 1;
+          const e = itsCommand(guest, bases[its]!, { cmd: 'MAPC', icid, rdbase: target, valid: true }, buf);
+          if (e !== 0) return fail(e);
+        }
+      }
+    }
     for (;;) {
       for (const { its, cmd } of nextCommands(random, args, guest.nrVcpus, results)) {
         // Command errors (a DISCARD of an unmapped event, ...) are the ITS's business: KVM skips the command, CREADR moves on.
