@@ -11,8 +11,8 @@
  *              CREADR, CWRITER, BASERs -> RESTORE_TABLES -> GITS_CTLR -> start
  */
 import { OP_MMIO_WRITE } from '../actors/protocol.js';
-import { createVm, type GicVm } from '../create-vm.js';
-import { Gic } from '../vgic/gic.js';
+import { createVm, type CreateVmOptions, type GicVm } from '../create-vm.js';
+import { Gic, type GicOptions } from '../vgic/gic.js';
 import type { GuestSpec } from '../kvm/options.js';
 import {
   KVM_DEV_ARM_ITS_RESTORE_TABLES, KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_DEV_ARM_VGIC_GRP_CTRL,
@@ -138,15 +138,23 @@ export async function saveVm(vm: GicVm): Promise<VmSnapshot> {
 
 // ---- destination -------------------------------------------------------------
 
+/**
+ * createVm options shaped like the snapshot's VM (vCPUs, memory, result
+ * words, GIC with ITS bases not yet set), with `gic` overrides.
+ */
+export function vmOptionsForSnapshot(s: VmSnapshot, guest?: GuestSpec | string, gic: GicOptions = {}): CreateVmOptions {
+  const h = s.header;
+  return {
+    vcpus: h.vm.vcpus, memory: h.vm.memory, resultWords: h.vm.resultWords,
+    gic: { ...h.vm.gic, ...gic, setItsBases: false },
+    ...(guest !== undefined ? { guest } : {}),
+  };
+}
+
 /** A VM shaped like the snapshot's (vCPUs, memory, ITS count), ITS bases not yet set, not started. */
 export async function createVmForSnapshot(s: VmSnapshot, guest?: GuestSpec | string): Promise<GicVm> {
   checkSnapshot(s);
-  const h = s.header;
-  return createVm({
-    vcpus: h.vm.vcpus, memory: h.vm.memory, resultWords: h.vm.resultWords,
-    gic: { ...h.vm.gic, setItsBases: false },
-    ...(guest !== undefined ? { guest } : {}),
-  });
+  return createVm(vmOptionsForSnapshot(s, guest));
 }
 
 /** Copy the snapshot's RAM into the destination's memslots. */

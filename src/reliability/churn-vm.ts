@@ -9,7 +9,7 @@ import { createVm, type CreateVmOptions, type GicVm } from '../create-vm.js';
 import { SETUP_MAILBOX_GPA } from '../guest/alloc.js';
 import type { ItsSetupDevice } from '../guest/its-setup-args.js';
 import { waitForItsSetup } from '../guest/setup-wait.js';
-import { restoreInto, restoreItsCtlr, restoreItsRegisters, restoreItsTables, saveVm } from '../migrate/steps.js';
+import { restoreInto, restoreItsCtlr, restoreItsRegisters, restoreItsTables, saveVm, vmOptionsForSnapshot } from '../migrate/steps.js';
 import type { VmSnapshot } from '../migrate/snapshot.js';
 import { errnoName } from '../uapi/errno.js';
 import { KVM_DEV_ARM_ITS_CTRL_RESET, KVM_DEV_ARM_VGIC_GRP_CTRL } from '../uapi/kvm.js';
@@ -132,13 +132,7 @@ export async function saveRestoreInPlace(vm: GicVm): Promise<VmSnapshot> {
 
 /** A new VM restored from `snap` (the churn guest resumes on it, validator as planned), not started. */
 export async function restoreChurnVm(plan: ChurnPlan, snap: VmSnapshot): Promise<GicVm> {
-  const h = snap.header;
-  const vm = await createVm({
-    ...plan.vm,
-    vcpus: h.vm.vcpus, memory: h.vm.memory, resultWords: h.vm.resultWords,
-    gic: { ...h.vm.gic, setItsBases: false },
-    guest: { module: CHURN_GUEST, args: { ...plan.args, resume: true } },
-  });
+  const vm = await createVm({ ...plan.vm, ...vmOptionsForSnapshot(snap, { module: CHURN_GUEST, args: { ...plan.args, resume: true } }) });
   try {
     await restoreInto(vm, snap);
     return vm;

@@ -20,6 +20,7 @@ import { runInNewContext } from 'node:vm';
 import type { GicVm } from '../create-vm.js';
 import { saveVm } from '../migrate/steps.js';
 import { seededRandom, pick } from '../stress/random.js';
+import { sleep } from '../stress/abortable.js';
 import { EBUSY, errnoName } from '../uapi/errno.js';
 import { KVM_DEV_ARM_ITS_SAVE_TABLES, KVM_DEV_ARM_VGIC_GRP_CTRL } from '../uapi/kvm.js';
 import { ConservationLedger, type ConservationReport } from './conservation.js';
@@ -134,6 +135,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
   };
   validate(o);
   const random = seededRandom(o.seed);
+  const signal = options.signal ?? new AbortController().signal;
   const plan: ChurnPlan = churnPlan({ vcpus: o.vcpus, its: o.its, events: o.events, churnEvents: 8, seed: o.seed, validator: o.validator });
   const ledger = ConservationLedger.create(plan.tracked);
   const gc = exposeGc();
@@ -204,7 +206,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
     vm = await bootChurnVm(plan);
     storm = startLedgerStorm(vm.gic.injectorHandle(), ledger.buffer, plan.msisPerIts);
     t0 = performance.now();
-    while (elapsed() < o.seconds && !options.signal?.aborted) {
+    while (elapsed() < o.seconds && !signal.aborted) {
       const guestError = churnRounds(vm).error;
       if (guestError !== 0) throw new Error(`the churn guest failed: ${errnoName(guestError)}`);
       if (elapsed() >= nextMigrate) {
@@ -263,7 +265,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakResult> {
         row();
       }
       options.onProgress?.(Math.min(1, elapsed() / o.seconds), `soak: ${Math.floor(elapsed())}/${o.seconds} s, ${live().msis} MSIs`);
-      await sleep(ATTEMPT_EVERY_MS * (0.5 + random()), options.signal);
+      await sleep(ATTEMPT_EVERY_MS * (0.5 + random()), signal);
     }
     // The end: storm stopped, an exact check, then the last (partial) row.
     await storm.stop();
@@ -327,17 +329,4 @@ function exposeGc(): (() => void) | undefined {
   } catch {
     return undefined;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

@@ -11,7 +11,7 @@ import type { ItsSetupDevice } from '../../guest/its-setup-args.js';
 import { waitForItsSetup } from '../../guest/setup-wait.js';
 import type { GuestSpec } from '../../kvm/options.js';
 import type { VmSnapshot } from '../../migrate/snapshot.js';
-import { restoreInto } from '../../migrate/steps.js';
+import { restoreInto, vmOptionsForSnapshot } from '../../migrate/steps.js';
 import { waitUntil } from '../../sync/wait.js';
 import { errnoName } from '../../uapi/errno.js';
 import type { GicOptions } from '../../vgic/gic.js';
@@ -51,14 +51,9 @@ export async function startSource(ctx: ScenarioContext, o: { vcpus: number; its:
   return vm;
 }
 
-/** createVmForSnapshot's options (ITS bases not set), with GIC overrides (a registration policy ...). */
+/** createVmForSnapshot's options (ITS bases not set) for DEST_GUEST, with GIC overrides (a registration policy ...). */
 export function snapshotVmOptions(s: VmSnapshot, guest: GuestSpec = DEST_GUEST, gic: GicOptions = {}): CreateVmOptions {
-  const h = s.header;
-  return {
-    vcpus: h.vm.vcpus, memory: h.vm.memory, resultWords: h.vm.resultWords,
-    gic: { ...h.vm.gic, ...gic, setItsBases: false },
-    guest,
-  };
+  return vmOptionsForSnapshot(s, guest, gic);
 }
 
 /**
@@ -75,20 +70,6 @@ export async function restoreThroughContext(ctx: ScenarioContext, s: VmSnapshot,
 /** The snapshot restricted to ITS `n` (to restore the ITSs one after the other). */
 export function onlyIts(s: VmSnapshot, n: number): VmSnapshot {
   return { ...s, header: { ...s.header, its: s.header.its.filter((r) => r.index === n) } };
-}
-
-/** Wait `ms`, or less if the signal aborts. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const t = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** waitUntil that also gives up when the signal aborts. */

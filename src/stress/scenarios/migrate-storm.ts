@@ -23,7 +23,8 @@ import { compareTranslation, translationView } from '../../vgic/equivalence.js';
 import { F_PENDING } from '../../vgic/vgic-state.js';
 import type { Scenario, ScenarioContext, ScenarioObservation, ScenarioOptions } from '../scenario.js';
 import { startStormInjector, type StormCounts, type StormInjector, type StormMsi } from './migrate-storm-injector.js';
-import { doorbell, pause, restoreThroughContext, startSource, waitUnlessAborted } from './migrate-storm-restore.js';
+import { doorbell, restoreThroughContext, startSource, waitUnlessAborted } from './migrate-storm-restore.js';
+import { sleep } from '../abortable.js';
 
 const EVENTS_PER_DEVICE = 8;
 
@@ -89,7 +90,7 @@ export const migrateStorm: Scenario = {
         const elapsed = performance.now() - t0;
         ctx.progress(0.05 + 0.55 * Math.min(1, elapsed / stormMs), `migrate-storm: storm, ${sentNow()} MSIs, ${figures.ebusy} -EBUSY`);
         if (elapsed >= stormMs) break;
-        await pause(Math.min(stormMs - elapsed, 20 + ctx.random() * 60), ctx.signal);
+        await sleep(Math.min(stormMs - elapsed, 20 + ctx.random() * 60), ctx.signal);
       }
       if (ctx.signal.aborted) return { observed: 'aborted during the storm', ok: false, figures };
 
