@@ -25,6 +25,27 @@ export function lpiResultIndex(intid: number): number {
 const FIRST_SPECIAL_INTID = 1020;
 const LAST_SPECIAL_INTID = 1023;
 
+/**
+ * Acknowledge and EOI whatever is pending now, counting LPIs as irqLoop does
+ * (only per-LPI counters below `limit`, so words above it stay the caller's).
+ * `beforeEoi` runs for each acknowledged INTID before its EOI.
+ */
+export function drainInterrupts(guest: Guest, gic: GicCpuInterface, limit: number, beforeEoi?: (intid: number) => void): void {
+  const { results } = guest;
+  for (;;) {
+    const intid = gic.ack();
+    if (intid >= FIRST_SPECIAL_INTID && intid <= LAST_SPECIAL_INTID) return;
+    beforeEoi?.(intid);
+    if (intid >= GIC_LPI_OFFSET) {
+      Atomics.add(results, RESULT_LPI_TOTAL, 1);
+      const i = lpiResultIndex(intid);
+      if (i < limit) Atomics.add(results, i, 1);
+      Atomics.notify(results, RESULT_LPI_TOTAL);
+    }
+    gic.eoi(intid);
+  }
+}
+
 /** When irqLoop returns. */
 export interface IrqLoopOptions {
   /** Return once this many LPIs were handled by this call (default: never). */

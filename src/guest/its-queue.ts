@@ -12,12 +12,33 @@
  */
 import type { Guest } from '../kvm/guest-api.js';
 import { EFAULT, EINVAL, ETIMEDOUT } from '../uapi/errno.js';
-import { GITS_CREADR, GITS_CWRITER } from '../uapi/gits.js';
+import { GITS_CBASER, GITS_CREADR, GITS_CWRITER } from '../uapi/gits.js';
 import { ITS_CMD_BYTES, encodeItsCommand, itsCmdName, type ItsCommand } from '../uapi/its-cmd.js';
-import { GITS_CREADR_STALLED, itsCmdOffset } from '../uapi/gic-fields.js';
+import { GITS_CREADR_STALLED, gitsCbaserAddress, itsCmdBufferSize, itsCmdOffset } from '../uapi/gic-fields.js';
 import { hex, pollRelax } from './driver-util.js';
 
 export type FailFn = (errno: number, where: string, detail: string) => number;
+
+/**
+ * One command with no queue state of our own: written at the CWRITER the ITS
+ * reports, published, waited for on CREADR (at most `polls` reads): 0 or
+ * -errno. Reading CBASER and CWRITER each time is what lets a guest carry on
+ * across a save/restore or a migration of the ITS under it.
+ */
+export function itsCommandOnce(guest: Guest, base: number, cmd: ItsCommand, buf: Uint8Array, polls = 1_000_000): number {
+  const cbaser = guest.mmioRead64(base + GITS_CBASER);
+  const bytes = itsCmdBufferSize(cbaser);
+  const at = itsCmdOffset(guest.mmioRead64(base + GITS_CWRITER));
+  encodeItsCommand(cmd, buf, 0);
+  if (guest.writeBytes(gitsCbaserAddress(cbaser) + at, buf) !== 0) return -EFAULT;
+  const next = (at + ITS_CMD_BYTES) % bytes;
+  guest.mmioWrite64(base + GITS_CWRITER, BigInt(next));
+  for (let i = 0; i < polls; i++) {
+    if (itsCmdOffset(guest.mmioRead64(base + GITS_CREADR)) === next) return 0;
+    guest.relax();
+  }
+  return -ETIMEDOUT;
+}
 
 export class ItsCmdQueue {
   /** Our CWRITER (next free slot offset). */

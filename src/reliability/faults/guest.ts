@@ -17,7 +17,7 @@
 import type { Guest, GuestMain } from '../../kvm/guest-api.js';
 import { SETUP_MAILBOX_GPA } from '../../guest/alloc.js';
 import { SETUP_DONE, waitForSetup } from '../../guest/handshake.js';
-import { lpiResultIndex } from '../../guest/irq-loop.js';
+import { drainInterrupts } from '../../guest/irq-loop.js';
 import type { GicCpuInterface } from '../../vgic/cpu-interface.js';
 import { defaultItsBase } from '../../vgic/layout.js';
 import { GITS_CREADR } from '../../uapi/gits.js';
@@ -55,18 +55,9 @@ function victim(guest: Guest, args: FaultGuestArgs): unknown {
   }
   const base = defaultItsBase(args.traffic.setup.its?.[0] ?? 0);
   for (;;) {
-    for (;;) {
-      const intid = gic.ack();
-      if (intid >= 1020 && intid <= 1023) break;
+    drainInterrupts(guest, gic, limit, (intid) => {
       if (Atomics.load(results, end - R_TRIGGER_FROM_END) !== 0 && args.mode === 'throw') throwInHandler(guest, args, intid);
-      if (intid >= 8192) {
-        Atomics.add(results, 0, 1);
-        const i = lpiResultIndex(intid);
-        if (i < limit) Atomics.add(results, i, 1);
-        Atomics.notify(results, 0);
-      }
-      gic.eoi(intid);
-    }
+    });
     if (Atomics.load(results, end - R_TRIGGER_FROM_END) !== 0 && args.mode === 'burn') burn(results);
     guest.mmioRead64(base + GITS_CREADR);
     guest.wfi();

@@ -22,7 +22,7 @@ import type { Guest, GuestMain } from '../../kvm/guest-api.js';
 import type { GpaRegion } from '../../guest/alloc.js';
 import { runItsSetup } from '../../guest/its-setup.js';
 import { runLpiHandler } from '../../guest/lpi-handler.js';
-import { lpiResultIndex } from '../../guest/irq-loop.js';
+import { drainInterrupts } from '../../guest/irq-loop.js';
 import type { GicCpuInterface } from '../../vgic/cpu-interface.js';
 import { defaultItsBase } from '../../vgic/layout.js';
 import { EFAULT } from '../../uapi/errno.js';
@@ -258,21 +258,6 @@ function runAction(d: Driver, a: CommandAction): void {
   }
 }
 
-/** Acknowledge and EOI whatever is pending, counting LPIs as irq-loop.ts does. */
-function drain(guest: Guest, gic: GicCpuInterface): void {
-  for (;;) {
-    const intid = gic.ack();
-    if (intid >= 1020 && intid <= 1023) return;
-    if (intid >= 8192) {
-      Atomics.add(guest.results, 0, 1);
-      const i = lpiResultIndex(intid);
-      if (i < guest.results.length) Atomics.add(guest.results, i, 1);
-      Atomics.notify(guest.results, 0);
-    }
-    gic.eoi(intid);
-  }
-}
-
 const commandsGuest: GuestMain<CommandsGuestArgs> = (guest, args) => {
   const its = guest.vcpuId;
   if (its >= args.channels.length) return runLpiHandler(guest, {});
@@ -302,7 +287,7 @@ const commandsGuest: GuestMain<CommandsGuestArgs> = (guest, args) => {
   d.baseline = { cbaser: d.rd(GITS_CBASER), baser0: d.rd(gitsBaserOffset(0)), baser1: d.rd(gitsBaserOffset(1)) };
   ch.setState(GUEST_READY);
   for (;;) {
-    const req = ch.next<CommandsRequest>(() => drain(guest, gic));
+    const req = ch.next<CommandsRequest>(() => drainInterrupts(guest, gic, guest.results.length));
     d.violations.length = 0;
     d.commands = d.publishes = 0;
     if (req?.op === 'reset') {
@@ -311,7 +296,7 @@ const commandsGuest: GuestMain<CommandsGuestArgs> = (guest, args) => {
       req.actions.forEach((a, i) => {
         d.where = `ITS ${its} action ${i} (${a.a})`;
         runAction(d, a);
-        drain(guest, gic);
+        drainInterrupts(guest, gic, guest.results.length);
       });
     } else {
       d.violations.push(`unknown request ${JSON.stringify(req)}`);

@@ -17,9 +17,10 @@
  *  - every other vCPU waits for the setup (unless resumed), then handles
  *    interrupts and WFIs.
  *
- * The guest keeps no queue state (its-traffic.ts's itsCommand reads CBASER
+ * The guest keeps no queue state (its-queue.ts's itsCommandOnce reads CBASER
  * and CWRITER each time), so the queue survives a save/restore or a
- * migration under it; its only other state is the collection map. Results: irq-loop.ts's layout, then the collection map (each
+ * migration under it; its only other state is the collection map.
+ * Results: irq-loop.ts's layout, then the collection map (each
  * collection's vCPU + 1, 0 for its initial icid == vCPU; kept in results so
  * it survives migration; a restored guest re-maps every collection from it
  * first, since a save can land between writing the map and the move's
@@ -36,7 +37,9 @@ import { defaultItsBase } from '../../vgic/layout.js';
 import type { ItsCommand } from '../../uapi/its-cmd.js';
 import { EFAULT } from '../../uapi/errno.js';
 import { seededRandom, pick } from '../../stress/random.js';
-import { R_ERROR_FROM_END, R_ROUNDS_FROM_END, drain, itsCommand } from '../../stress/guests/its-traffic.js';
+import { R_ERROR_FROM_END, R_ROUNDS_FROM_END } from '../../stress/guests/its-traffic.js';
+import { drainInterrupts } from '../../guest/irq-loop.js';
+import { itsCommandOnce } from '../../guest/its-queue.js';
 
 export interface ChurnArgs {
   /** The GIC/ITS setup vCPU 0 runs (skipped with `resume`). */
@@ -128,7 +131,7 @@ const churnGuest: GuestMain<ChurnArgs> = (guest, args) => {
       for (let its = 0; its < bases.length; its++) {
         for (let icid = 0; icid < guest.nrVcpus; icid++) {
           const target = (Atomics.load(results, collWord(results, bases.length, guest.nrVcpus, its, icid)) || icid + 1) - 1;
-          const e = itsCommand(guest, bases[its]!, { cmd: 'MAPC', icid, rdbase: target, valid: true }, buf);
+          const e = itsCommandOnce(guest, bases[its]!, { cmd: 'MAPC', icid, rdbase: target, valid: true }, buf);
           if (e !== 0) return fail(e);
         }
       }
@@ -136,12 +139,12 @@ const churnGuest: GuestMain<ChurnArgs> = (guest, args) => {
     for (;;) {
       for (const { its, cmd } of nextCommands(random, args, guest.nrVcpus, results)) {
         // Command errors (a DISCARD of an unmapped event, ...) are the ITS's business: KVM skips the command, CREADR moves on.
-        const e = itsCommand(guest, bases[its]!, cmd, buf);
+        const e = itsCommandOnce(guest, bases[its]!, cmd, buf);
         if (e !== 0) return fail(e);
       }
       Atomics.add(results, R_ROUNDS, 1);
       Atomics.notify(results, R_ROUNDS);
-      drain(guest, gic, lpiWords);
+      drainInterrupts(guest, gic, lpiWords);
     }
   }
   if (!args.resume) {
@@ -149,7 +152,7 @@ const churnGuest: GuestMain<ChurnArgs> = (guest, args) => {
     if (st < 0) return fail(st);
   }
   for (;;) {
-    drain(guest, gic, lpiWords);
+    drainInterrupts(guest, gic, lpiWords);
     guest.wfi();
   }
 };

@@ -22,16 +22,14 @@
 import type { GuestMain } from '../../kvm/guest-api.js';
 import { SETUP_MAILBOX_GPA } from '../../guest/alloc.js';
 import { SETUP_DONE, waitForSetup } from '../../guest/handshake.js';
-import { lpiResultIndex } from '../../guest/irq-loop.js';
+import { drainInterrupts } from '../../guest/irq-loop.js';
+import { itsCommandOnce } from '../../guest/its-queue.js';
 import { runItsSetup } from '../../guest/its-setup.js';
 import type { ItsSetupArgs } from '../../guest/its-setup-args.js';
-import type { Guest } from '../../kvm/guest-api.js';
 import type { GicCpuInterface } from '../../vgic/cpu-interface.js';
 import { defaultItsBase } from '../../vgic/layout.js';
-import { GITS_CBASER, GITS_CREADR, GITS_CWRITER } from '../../uapi/gits.js';
-import { gitsCbaserAddress, itsCmdBufferSize, itsCmdOffset } from '../../uapi/gic-fields.js';
-import { encodeItsCommand, type ItsCommand } from '../../uapi/its-cmd.js';
-import { EFAULT, ETIMEDOUT } from '../../uapi/errno.js';
+import { GITS_CREADR } from '../../uapi/gits.js';
+import { EFAULT } from '../../uapi/errno.js';
 
 export interface ItsTrafficArgs {
   setup: ItsSetupArgs;
@@ -41,43 +39,10 @@ export interface ItsTrafficArgs {
 
 /** Result words, counted from the end of the results area. */
 export const R_ROUNDS_FROM_END = 8, R_READS_FROM_END = 7, R_ERROR_FROM_END = 6;
-const CREADR_POLLS = 1_000_000;
 
 function set(results: Int32Array, i: number, v: number): void {
   Atomics.store(results, i, v);
   Atomics.notify(results, i);
-}
-
-/** One command at CWRITER, published, waited for on CREADR: 0 or -errno. */
-export function itsCommand(guest: Guest, base: number, cmd: ItsCommand, buf: Uint8Array): number {
-  const cbaser = guest.mmioRead64(base + GITS_CBASER);
-  const bytes = itsCmdBufferSize(cbaser);
-  const at = itsCmdOffset(guest.mmioRead64(base + GITS_CWRITER));
-  encodeItsCommand(cmd, buf, 0);
-  if (guest.writeBytes(gitsCbaserAddress(cbaser) + at, buf) !== 0) return -EFAULT;
-  const next = (at + 32) % bytes;
-  guest.mmioWrite64(base + GITS_CWRITER, BigInt(next));
-  for (let i = 0; i < CREADR_POLLS; i++) {
-    if (itsCmdOffset(guest.mmioRead64(base + GITS_CREADR)) === next) return 0;
-    guest.relax();
-  }
-  return -ETIMEDOUT;
-}
-
-/** Acknowledge and EOI whatever is pending, counting LPIs as irq-loop.ts does. */
-export function drain(guest: Guest, gic: GicCpuInterface, limit: number): void {
-  const { results } = guest;
-  for (;;) {
-    const intid = gic.ack();
-    if (intid >= 1020 && intid <= 1023) return;
-    if (intid >= 8192) {
-      Atomics.add(results, 0, 1);
-      const i = lpiResultIndex(intid);
-      if (i < limit) Atomics.add(results, i, 1);
-      Atomics.notify(results, 0);
-    }
-    gic.eoi(intid);
-  }
 }
 
 const itsTraffic: GuestMain<ItsTrafficArgs> = (guest, args) => {
@@ -98,18 +63,18 @@ const itsTraffic: GuestMain<ItsTrafficArgs> = (guest, args) => {
       const n = round % bases.length;
       // Event v maps to collection v, i.e. vCPU v: wake the other vCPUs in turn.
       const target = guest.nrVcpus > 1 ? 1 + (round % (guest.nrVcpus - 1)) : 0;
-      let e = itsCommand(guest, bases[n]!, { cmd: 'INT', deviceId: args.devices[n]!.deviceId, eventId: target }, buf);
-      if (e === 0) e = itsCommand(guest, bases[n]!, { cmd: 'SYNC', rdbase: target }, buf);
+      let e = itsCommandOnce(guest, bases[n]!, { cmd: 'INT', deviceId: args.devices[n]!.deviceId, eventId: target }, buf);
+      if (e === 0) e = itsCommandOnce(guest, bases[n]!, { cmd: 'SYNC', rdbase: target }, buf);
       if (e !== 0) return fail(e);
       Atomics.add(results, R_ROUNDS, 1);
       Atomics.notify(results, R_ROUNDS);
-      drain(guest, gic, R_ROUNDS);
+      drainInterrupts(guest, gic, R_ROUNDS);
     }
   }
   const st = waitForSetup(guest, SETUP_MAILBOX_GPA, SETUP_DONE);
   if (st < 0) return fail(st);
   for (let i = 0; ; i++) {
-    drain(guest, gic, R_ROUNDS);
+    drainInterrupts(guest, gic, R_ROUNDS);
     guest.mmioRead64(bases[i % bases.length]! + GITS_CREADR);
     Atomics.add(results, R_READS, 1);
     guest.wfi();
